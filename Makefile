@@ -1,0 +1,58 @@
+# apikey: issue, verify and revoke API keys inside PostgreSQL (PGXS build)
+#
+#   make && make install      build and install into the PostgreSQL found by PG_CONFIG
+#   make demo                 install what is missing, build, install, walk through on a throwaway cluster
+#   make test                 every suite (unit, pg_regress, isolation, TAP) on a throwaway cluster
+#   make unit                 pure-C unit tests of the key format and hashing (no server)
+#   make fuzz                 libFuzzer smoke run over the key parser (clang)
+#   make bench                the benchmark under test/bench/
+
+EXTENSION = apikey
+MODULE_big = apikey
+PGFILEDESC = "apikey - API keys issued, verified and revoked inside PostgreSQL"
+
+OBJS = \
+	src/apikey.o \
+	src/keyfmt.o \
+	src/hashing.o \
+	src/binding.o \
+	src/keystore.o \
+	src/verify.o \
+	src/lastused.o
+
+DATA = $(wildcard sql/apikey--*.sql)
+
+# pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults)
+REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing
+REGRESS_OPTS = --load-extension=pgcrypto
+
+# isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
+ISOLATION = revoke-verify
+ISOLATION_OPTS = --inputdir=test/isolation
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+# -Wno-unused-parameter only because PostgreSQL's own headers (ilist.h, bufpage.h) trip it under -Wextra
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+
+EXTRA_CLEAN = results regression.diffs regression.out output_iso test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo unit fuzz bench
+
+test:
+	@bash test/run-tests.sh
+
+demo:
+	@bash test/demo.sh
+
+unit:
+	@$(MAKE) -C test/unit PG_CONFIG=$(PG_CONFIG) run
+
+fuzz:
+	@$(MAKE) -C test/fuzz smoke
+
+bench:
+	@bash test/bench/run.sh

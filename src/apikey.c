@@ -1,0 +1,600 @@
+/*-------------------------------------------------------------------------
+ * apikey.c
+ *	  _PG_init (GUCs) and the SQL-callable functions of the extension.
+ *
+ * A thin layer: each function checks its arguments, raises the contract's
+ * SQLSTATEs, and calls keyfmt.c (format), verify.c (verification),
+ * keystore.c (apikey.keys) and binding.c (the application's users).  No
+ * message raised here ever contains a key or a hash.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "apikey.h"
+
+PG_MODULE_MAGIC;
+
+/* GUC variables */
+char	   *apikey_namespace = NULL;
+int			apikey_last_used_interval = 60;
+
+/* A key minted by apikey_create() or apikey_rotate() */
+typedef struct MintedKey
+{
+	int64		id;
+	char		key[KEYFMT_MAX_LEN + 1];
+	char		prefix[KEYFMT_PREFIX_LEN + 1];
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	bool		expires_null;
+} MintedKey;
+
+void		_PG_init(void);
+
+/* GUC check hook: a namespace is 2 to 8 characters of [a-z0-9]. */
+static bool
+check_namespace(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || !keyfmt_namespace_valid(*newval, strlen(*newval)))
+	{
+		GUC_check_errdetail("The namespace of API keys must be 2 to 8 characters of [a-z0-9].");
+		return false;
+	}
+	return true;
+}
+
+/* Module load: defines the GUCs. */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("apikey.namespace",
+							   "Namespace at the start of new API keys (ck in ck_live_...).",
+							   "2 to 8 characters of [a-z0-9]; keys issued under another namespace keep verifying.",
+							   &apikey_namespace,
+							   "ak",
+							   PGC_USERSET,
+							   0,
+							   check_namespace, NULL, NULL);
+
+	DefineCustomIntVariable("apikey.last_used_interval",
+							"Minimum time between two writes of last_used_at for one key.",
+							NULL,
+							&apikey_last_used_interval,
+							60, 1, 86400,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("apikey");
+}
+
+/* keyfmt's random source: PostgreSQL's strong random generator. */
+static bool
+strong_random(void *buf, size_t len)
+{
+	return pg_strong_random(buf, len);
+}
+
+/* Raises 22023 unless name is 1 to 100 characters. */
+static char *
+check_name(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *t;
+	int			chars;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("name of an API key must not be null")));
+	t = PG_GETARG_TEXT_PP(argno);
+	chars = pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	if (chars == 0 || chars > APIKEY_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("name of an API key must be 1 to %d characters long", APIKEY_NAME_MAX),
+				 errdetail("The name given has %d characters.", chars)));
+	return text_to_cstring(t);
+}
+
+/* Raises 22023 when a required text argument is NULL; returns it otherwise. */
+static char *
+required_text(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* Raises 22023 unless scopes is NULL or a one-dimensional array without NULLs. */
+static void
+check_scopes(ArrayType *scopes)
+{
+	if (ARR_NDIM(scopes) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scopes must be a one-dimensional array")));
+	if (array_contains_nulls(scopes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scopes must not contain null elements")));
+}
+
+/* Raises 55000 when apikey_bind_users() has not been called yet. */
+static void
+require_binding(void)
+{
+	if (!binding_is_bound())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no user table is bound"),
+				 errhint("Call apikey_bind_users() with the application's user table first.")));
+}
+
+/*
+ * Checks that user_id names an active user of tenant_id; raises 23503 (or
+ * 55000 for an inactive user).  Returns the canonical ids through the
+ * pointers.
+ */
+static void
+check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char **canon_user)
+{
+	UserInfo	user;
+
+	*canon_user = binding_canonical_user_id(user_id);
+	*canon_tenant = binding_canonical_tenant_id(tenant_id);
+	if (*canon_user == NULL || !binding_lookup_user(*canon_user, &user) || !user.found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("user \"%s\" does not exist", user_id),
+				 errdetail("API keys can only be issued to users of the bound user table.")));
+	if (*canon_tenant == NULL || user.tenant_id == NULL || strcmp(user.tenant_id, *canon_tenant) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("user \"%s\" does not belong to tenant \"%s\"", user_id, tenant_id)));
+	if (!user.active)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("user \"%s\" is inactive", user_id),
+				 errdetail("API keys can only be issued to active users.")));
+}
+
+/*
+ * Mints and stores a new key.  Arguments are checked by the caller; this
+ * checks the user, generates the key, and inserts its hash.
+ */
+static void
+mint_key(const char *tenant_id, const char *user_id, const char *name,
+		 KeyfmtEnv env, TimestampTz expires_at, bool expires_null,
+		 Datum scopes, bool scopes_null, Datum metadata, bool metadata_null,
+		 int64 rotated_from, MintedKey *out)
+{
+	char	   *canon_tenant;
+	char	   *canon_user;
+	uint8		hash[HASHING_SHA256_LEN];
+	int			len;
+
+	require_binding();
+	check_user(tenant_id, user_id, &canon_tenant, &canon_user);
+
+	len = keyfmt_generate(apikey_namespace, env, strong_random, out->key, sizeof(out->key));
+	if (len < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate an API key"),
+				 errdetail("The strong random number generator failed.")));
+	verify_hash_key(out->key, len, hash);
+	memcpy(out->prefix, out->key, KEYFMT_PREFIX_LEN);
+	out->prefix[KEYFMT_PREFIX_LEN] = '\0';
+
+	out->id = keystore_insert(canon_tenant, canon_user, name, out->prefix,
+							  out->key + len - KEYFMT_SUFFIX_LEN, hash,
+							  keyfmt_env_name(env), scopes, scopes_null,
+							  metadata, metadata_null, expires_at, expires_null,
+							  rotated_from, &out->created_at);
+	out->expires_at = expires_at;
+	out->expires_null = expires_null;
+	explicit_bzero(hash, sizeof(hash));
+}
+
+/* Returns a minted key as the single row of a RETURNS TABLE function. */
+static Datum
+return_minted(FunctionCallInfo fcinfo, MintedKey *k)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = Int64GetDatum(k->id);
+	values[1] = CStringGetTextDatum(k->key);
+	values[2] = CStringGetTextDatum(k->prefix);
+	values[3] = TimestampTzGetDatum(k->created_at);
+	values[4] = TimestampTzGetDatum(k->expires_at);
+	nulls[4] = k->expires_null;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	explicit_bzero(k->key, sizeof(k->key));
+	return (Datum) 0;
+}
+
+/*
+ * True when the key belongs to the tenant given as a guard (or no guard is
+ * given).  A key of another tenant must look exactly like a missing key.
+ */
+static bool
+tenant_matches(FunctionCallInfo fcinfo, int argno, const KeyRow *row)
+{
+	char	   *tenant;
+	char	   *canon;
+
+	if (PG_ARGISNULL(argno))
+		return true;
+	tenant = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	canon = binding_canonical_tenant_id(tenant);
+	return strcmp(row->tenant_id, canon ? canon : tenant) == 0;
+}
+
+/* Raises P0002 for a key id that does not exist (or is hidden by the tenant guard). */
+static void
+no_such_key_id(int64 id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("API key %lld does not exist", (long long) id)));
+}
+
+/* Locks key id for a change, applying the tenant guard in argument argno. */
+static void
+lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row)
+{
+	if (!keystore_lock_by_id(id, row) || !tenant_matches(fcinfo, argno, row))
+		no_such_key_id(id);
+}
+
+/* Reads a required bigint key id argument. */
+static int64
+required_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key_id must not be null")));
+	return PG_GETARG_INT64(argno);
+}
+
+/*
+ * SQL function: apikey_bind_users(users regclass, id_column name,
+ * tenant_column name, role_column name, active_column name) returns void
+ */
+PG_FUNCTION_INFO_V1(apikey_bind_users);
+Datum
+apikey_bind_users(PG_FUNCTION_ARGS)
+{
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be null",
+							i == 0 ? "users" : i == 1 ? "id_column" : i == 2 ? "tenant_column" : "role_column")));
+
+	binding_bind_users(PG_GETARG_OID(0),
+					   NameStr(*PG_GETARG_NAME(1)),
+					   NameStr(*PG_GETARG_NAME(2)),
+					   NameStr(*PG_GETARG_NAME(3)),
+					   PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * SQL function: apikey_create(tenant_id text, user_id text, name text,
+ * expires_at timestamptz, environment text, scopes text[], metadata jsonb)
+ * returns table(id, key, prefix, created_at, expires_at)
+ */
+PG_FUNCTION_INFO_V1(apikey_create);
+Datum
+apikey_create(PG_FUNCTION_ARGS)
+{
+	char	   *tenant_id = required_text(fcinfo, 0, "tenant_id");
+	char	   *user_id = required_text(fcinfo, 1, "user_id");
+	char	   *name = check_name(fcinfo, 2);
+	bool		expires_null = PG_ARGISNULL(3);
+	TimestampTz expires_at = expires_null ? 0 : PG_GETARG_TIMESTAMPTZ(3);
+	char	   *envname = required_text(fcinfo, 4, "environment");
+	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
+	MintedKey	minted;
+
+	if (env == KEYFMT_ENV_INVALID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid environment \"%s\"", envname),
+				 errhint("The environment of an API key is \"live\" or \"test\".")));
+	if (!expires_null && expires_at <= GetCurrentTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expires_at must be in the future")));
+	if (!PG_ARGISNULL(5))
+		check_scopes(PG_GETARG_ARRAYTYPE_P(5));
+
+	mint_key(tenant_id, user_id, name, env, expires_at, expires_null,
+			 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
+			 PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6),
+			 0, &minted);
+	return return_minted(fcinfo, &minted);
+}
+
+/*
+ * SQL function: apikey_verify(key text) returns table(valid, status, key_id,
+ * tenant_id, user_id, role, scopes, permissions, environment, expires_at,
+ * metadata).  Always one row; never raises for any input.
+ */
+PG_FUNCTION_INFO_V1(apikey_verify);
+Datum
+apikey_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	VerifyResult r;
+	Datum		values[11];
+	bool		nulls[11];
+
+	verify_key(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
+			   key == NULL, &r);
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(nulls, true, sizeof(nulls));
+	values[0] = BoolGetDatum(r.status == VS_VALID);
+	nulls[0] = false;
+	values[1] = CStringGetTextDatum(verify_status_name(r.status));
+	nulls[1] = false;
+	if (r.status == VS_VALID || r.status >= VS_REVOKED)
+	{
+		values[2] = Int64GetDatum(r.row.id);
+		nulls[2] = false;
+		values[3] = CStringGetTextDatum(r.row.tenant_id);
+		nulls[3] = false;
+	}
+	if (r.status == VS_VALID)
+	{
+		values[4] = CStringGetTextDatum(r.row.user_id);
+		nulls[4] = false;
+		if (r.user.role != NULL)
+		{
+			values[5] = CStringGetTextDatum(r.user.role);
+			nulls[5] = false;
+		}
+		values[6] = r.row.scopes;
+		nulls[6] = r.row.scopes_null;
+		/* permissions (7) come from bound role and permission tables: NULL until then */
+		values[8] = CStringGetTextDatum(r.row.environment);
+		nulls[8] = false;
+		values[9] = TimestampTzGetDatum(r.row.expires_at);
+		nulls[9] = r.row.expires_null;
+		values[10] = r.row.metadata;
+		nulls[10] = r.row.metadata_null;
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* SQL function: apikey_revoke(key_id bigint, reason text, tenant_id text) returns boolean */
+PG_FUNCTION_INFO_V1(apikey_revoke_id);
+Datum
+apikey_revoke_id(PG_FUNCTION_ARGS)
+{
+	int64		id = required_id(fcinfo, 0);
+	KeyRow		row;
+
+	lock_key(fcinfo, 2, id, &row);
+	if (row.revoked)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(keystore_revoke(id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/*
+ * SQL function: apikey_revoke(key text, reason text) returns boolean.  For
+ * whoever holds a leaked key; the error for a key that does not exist never
+ * shows it.
+ */
+PG_FUNCTION_INFO_V1(apikey_revoke_key);
+Datum
+apikey_revoke_key(PG_FUNCTION_ARGS)
+{
+	text	   *key;
+	KeyfmtParsed parsed;
+	uint8		hash[HASHING_SHA256_LEN];
+	KeyRow		row;
+	bool		found;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key must not be null")));
+	key = PG_GETARG_TEXT_PP(0);
+	if (keyfmt_parse(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &parsed) != KEYFMT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("API key does not exist"),
+				 errdetail("The value given is not a well-formed API key.")));
+	verify_hash_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), hash);
+	found = keystore_lookup_by_hash(hash, &row);
+	explicit_bzero(hash, sizeof(hash));
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("API key does not exist")));
+	if (!keystore_lock_by_id(row.id, &row))
+		no_such_key_id(row.id);
+	if (row.revoked)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(keystore_revoke(row.id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/* SQL function: apikey_disable(key_id bigint, tenant_id text) returns boolean */
+PG_FUNCTION_INFO_V1(apikey_disable);
+Datum
+apikey_disable(PG_FUNCTION_ARGS)
+{
+	int64		id = required_id(fcinfo, 0);
+	KeyRow		row;
+
+	lock_key(fcinfo, 1, id, &row);
+	if (row.revoked || !row.enabled)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(keystore_set_enabled(id, false));
+}
+
+/* SQL function: apikey_enable(key_id bigint, tenant_id text) returns boolean */
+PG_FUNCTION_INFO_V1(apikey_enable);
+Datum
+apikey_enable(PG_FUNCTION_ARGS)
+{
+	int64		id = required_id(fcinfo, 0);
+	KeyRow		row;
+
+	lock_key(fcinfo, 1, id, &row);
+	if (row.revoked)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("API key %lld is revoked", (long long) id),
+				 errdetail("Revocation is permanent: a revoked key cannot be enabled."),
+				 errhint("Create a new key instead.")));
+	if (row.enabled)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(keystore_set_enabled(id, true));
+}
+
+/*
+ * SQL function: apikey_rotate(key_id bigint, grace interval, tenant_id text)
+ * returns table(id, key, prefix, created_at, expires_at)
+ */
+PG_FUNCTION_INFO_V1(apikey_rotate);
+Datum
+apikey_rotate(PG_FUNCTION_ARGS)
+{
+	int64		id = required_id(fcinfo, 0);
+	Interval   *grace;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz old_expiry;
+	KeyRow		row;
+	KeyfmtEnv	env;
+	MintedKey	minted;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grace must not be null")));
+	grace = PG_GETARG_INTERVAL_P(1);
+	old_expiry = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(now),
+														 IntervalPGetDatum(grace)));
+	if (old_expiry < now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grace must not be negative")));
+
+	lock_key(fcinfo, 2, id, &row);
+	if (row.revoked)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("API key %lld is revoked", (long long) id),
+				 errdetail("A revoked key cannot be rotated."),
+				 errhint("Create a new key instead.")));
+	if (keystore_has_successor(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("API key %lld has already been rotated", (long long) id),
+				 errhint("Rotate the newest key of the chain instead.")));
+
+	env = keyfmt_env_from_string(row.environment, strlen(row.environment));
+	mint_key(row.tenant_id, row.user_id, row.name, env, 0, true,
+			 row.scopes, row.scopes_null, row.metadata, row.metadata_null,
+			 id, &minted);
+	keystore_cap_expiry(id, old_expiry);
+	return return_minted(fcinfo, &minted);
+}
+
+/* State shared with list_emit() */
+typedef struct ListState
+{
+	ReturnSetInfo *rsinfo;
+} ListState;
+
+/* Emits one key of apikey_list(): never its hash, never the key. */
+static void
+list_emit(KeyRow *row, void *arg)
+{
+	ListState  *state = (ListState *) arg;
+	UserInfo	user;
+	Datum		values[13];
+	bool		nulls[13];
+
+	memset(nulls, false, sizeof(nulls));
+	values[0] = Int64GetDatum(row->id);
+	values[1] = CStringGetTextDatum(row->user_id);
+	values[2] = CStringGetTextDatum(row->name);
+	values[3] = CStringGetTextDatum(row->prefix);
+	values[4] = CStringGetTextDatum(psprintf("%s...%s", row->prefix, row->suffix));
+	values[5] = CStringGetTextDatum(row->environment);
+	values[6] = row->scopes;
+	nulls[6] = row->scopes_null;
+	values[7] = TimestampTzGetDatum(row->created_at);
+	values[8] = TimestampTzGetDatum(row->expires_at);
+	nulls[8] = row->expires_null;
+	values[9] = TimestampTzGetDatum(row->last_used_at);
+	nulls[9] = row->last_used_null;
+	values[10] = BoolGetDatum(row->enabled);
+	values[11] = TimestampTzGetDatum(row->revoked_at);
+	nulls[11] = !row->revoked;
+	values[12] = CStringGetTextDatum(verify_status_name(verify_row_status(row, &user)));
+	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * SQL function: apikey_list(tenant_id text) returns table(id, user_id, name,
+ * prefix, preview, environment, scopes, created_at, expires_at, last_used_at,
+ * enabled, revoked_at, status)
+ */
+PG_FUNCTION_INFO_V1(apikey_list);
+Datum
+apikey_list(PG_FUNCTION_ARGS)
+{
+	char	   *tenant = required_text(fcinfo, 0, "tenant_id");
+	char	   *canon = binding_canonical_tenant_id(tenant);
+	ListState	state;
+
+	InitMaterializedSRF(fcinfo, 0);
+	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	keystore_list(canon ? canon : tenant, list_emit, &state);
+	return (Datum) 0;
+}
+
+/* Trigger on apikey.user_binding: every backend drops its cached binding at commit. */
+PG_FUNCTION_INFO_V1(apikey_binding_changed);
+Datum
+apikey_binding_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "apikey_binding_changed: not called by trigger manager");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	binding_invalidate();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,131 @@
+/*-------------------------------------------------------------------------
+ * apikey.h
+ *	  Declarations shared by the files of the apikey extension.
+ *
+ * Each .c file owns one concern (see its banner); this header is the only
+ * place where they meet.  Nothing here may carry a key or a hash into an
+ * error message.
+ *-------------------------------------------------------------------------
+ */
+#ifndef APIKEY_H
+#define APIKEY_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "hashing.h"
+#include "keyfmt.h"
+
+/* Schema and objects created by sql/apikey--*.sql */
+#define APIKEY_SCHEMA				"apikey"
+#define APIKEY_KEYS_TABLE			"keys"
+#define APIKEY_KEYS_HASH_INDEX		"keys_key_hash_idx"
+#define APIKEY_BINDING_TABLE		"user_binding"
+
+#define APIKEY_NAME_MAX				100
+
+/* GUCs (apikey.c) */
+extern char *apikey_namespace;
+extern int	apikey_last_used_interval;
+
+/* Verification statuses, in the order of the SQL contract */
+typedef enum VerifyStatus
+{
+	VS_VALID = 0,
+	VS_MISSING,
+	VS_MALFORMED,
+	VS_UNKNOWN,
+	VS_REVOKED,
+	VS_DISABLED,
+	VS_EXPIRED,
+	VS_USER_INACTIVE
+} VerifyStatus;
+
+extern const char *verify_status_name(VerifyStatus status);
+
+/* One row of apikey.keys, as the C code needs it (keystore.c) */
+typedef struct KeyRow
+{
+	int64		id;
+	char	   *tenant_id;
+	char	   *user_id;
+	char	   *name;
+	char	   *prefix;
+	char	   *suffix;
+	char	   *environment;
+	Datum		scopes;			/* text[] */
+	bool		scopes_null;
+	Datum		metadata;		/* jsonb */
+	bool		metadata_null;
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	bool		expires_null;
+	TimestampTz last_used_at;
+	bool		last_used_null;
+	bool		enabled;
+	bool		revoked;
+	TimestampTz revoked_at;
+} KeyRow;
+
+/* The user a key acts as, read from the bound user table (binding.c) */
+typedef struct UserInfo
+{
+	bool		found;			/* a row with that id exists */
+	bool		active;			/* active column true (or no active column) */
+	char	   *tenant_id;		/* canonical text of the tenant column */
+	char	   *role;			/* text of the role column, NULL if SQL NULL */
+} UserInfo;
+
+/* binding.c: where the application's users live */
+extern void binding_bind_users(Oid relid, const char *id_column,
+							   const char *tenant_column, const char *role_column,
+							   const char *active_column);
+extern bool binding_is_bound(void);
+extern bool binding_lookup_user(const char *user_id, UserInfo *info);
+extern char *binding_canonical_user_id(const char *user_id);
+extern char *binding_canonical_tenant_id(const char *tenant_id);
+extern void binding_invalidate(void);
+
+/* keystore.c: access to apikey.keys */
+extern bool keystore_lookup_by_hash(const uint8 *hash, KeyRow *row);
+extern bool keystore_lookup_by_id(int64 id, KeyRow *row);
+extern bool keystore_lock_by_id(int64 id, KeyRow *row);
+extern bool keystore_has_successor(int64 id);
+extern void keystore_list(const char *tenant_id, void (*emit) (KeyRow *row, void *arg), void *arg);
+extern int64 keystore_insert(const char *tenant_id, const char *user_id,
+							 const char *name, const char *prefix,
+							 const char *suffix, const uint8 *hash,
+							 const char *environment,
+							 Datum scopes, bool scopes_null,
+							 Datum metadata, bool metadata_null,
+							 TimestampTz expires_at, bool expires_null,
+							 int64 rotated_from, TimestampTz *created_at);
+extern bool keystore_revoke(int64 id, const char *reason);
+extern bool keystore_set_enabled(int64 id, bool enabled);
+extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
+extern void keystore_touch(int64 id, TimestampTz used_at);
+extern void keystore_invalidate(void);
+
+/* keystore.c: the role that owns apikey.keys, for writes done on its behalf */
+extern void keystore_become_owner(Oid *save_userid, int *save_sec_context);
+extern void keystore_restore_user(Oid save_userid, int save_sec_context);
+
+/* verify.c: the verification path */
+typedef struct VerifyResult
+{
+	VerifyStatus status;
+	KeyRow		row;			/* filled for every status after VS_UNKNOWN */
+	UserInfo	user;			/* filled for VS_VALID */
+} VerifyResult;
+
+extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
+extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
+extern void verify_hash_key(const char *key, size_t len, uint8 *hash);
+
+/* lastused.c: last-used tracking */
+extern void lastused_record(const KeyRow *row);
+
+#endif							/* APIKEY_H */

@@ -1,0 +1,564 @@
+/*-------------------------------------------------------------------------
+ * keystore.c
+ *	  Table access to apikey.keys: lookups by hash and by id through the
+ *	  table's indexes, and the few writes (insert, revoke, enable/disable,
+ *	  expiry cap, last-used).
+ *
+ * Lookups read the heap through the unique indexes directly, with the
+ * active snapshot: no SQL, no plan, no search_path.  Writes go through SPI
+ * plans prepared once per backend, fully schema-qualified, and forced
+ * generic so that no plan or log line ever contains a hash as a constant.
+ * Nothing in this file knows the key itself.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "parser/parse_node.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "apikey.h"
+
+/* Columns of apikey.keys the C code reads, by attribute number */
+typedef struct KeyAttnums
+{
+	AttrNumber	id,
+				tenant_id,
+				user_id,
+				name,
+				prefix,
+				suffix,
+				environment,
+				scopes,
+				metadata,
+				created_at,
+				expires_at,
+				last_used_at,
+				enabled,
+				revoked_at,
+				key_hash;
+} KeyAttnums;
+
+/* What a backend resolved about apikey.keys; reset by relcache invalidation */
+typedef struct KeystoreCache
+{
+	bool		valid;
+	Oid			keys_relid;
+	Oid			hash_index;
+	Oid			pkey_index;
+	Oid			owner;
+	KeyAttnums	att;
+	FmgrInfo	byteaeq;
+	FmgrInfo	int8eq;
+} KeystoreCache;
+
+static KeystoreCache cache;
+static bool callback_registered = false;
+
+/* SPI plans, prepared once per backend (the plan cache revalidates them) */
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr revoke_plan = NULL;
+static SPIPlanPtr enable_plan = NULL;
+static SPIPlanPtr expiry_plan = NULL;
+static SPIPlanPtr touch_plan = NULL;
+
+/* Drops the cached OIDs when apikey.keys changes (or everything is reset). */
+static void
+keystore_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == cache.keys_relid)
+		cache.valid = false;
+}
+
+/* Forgets the cached OIDs. */
+void
+keystore_invalidate(void)
+{
+	cache.valid = false;
+}
+
+/* Finds the attribute numbers of the columns we read, in any tuple descriptor. */
+static void
+keystore_map_attnums(TupleDesc desc, KeyAttnums *att)
+{
+	int			i;
+
+	memset(att, 0, sizeof(*att));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		const char *n = NameStr(a->attname);
+
+		if (a->attisdropped)
+			continue;
+#define MAP(col) if (strcmp(n, #col) == 0) att->col = a->attnum
+		MAP(id);
+		else MAP(tenant_id);
+		else MAP(user_id);
+		else MAP(name);
+		else MAP(prefix);
+		else MAP(suffix);
+		else MAP(environment);
+		else MAP(scopes);
+		else MAP(metadata);
+		else MAP(created_at);
+		else MAP(expires_at);
+		else MAP(last_used_at);
+		else MAP(enabled);
+		else MAP(revoked_at);
+		else MAP(key_hash);
+#undef MAP
+	}
+}
+
+/* Resolves apikey.keys and its indexes; raises 55000 when the extension is not there. */
+static void
+keystore_ensure(void)
+{
+	Oid			nsp;
+	Relation	rel;
+	HeapTuple	tup;
+
+	if (cache.valid)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(keystore_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+
+	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+	cache.keys_relid = OidIsValid(nsp) ? get_relname_relid(APIKEY_KEYS_TABLE, nsp) : InvalidOid;
+	cache.hash_index = OidIsValid(nsp) ? get_relname_relid(APIKEY_KEYS_HASH_INDEX, nsp) : InvalidOid;
+	cache.pkey_index = OidIsValid(nsp) ? get_relname_relid("keys_pkey", nsp) : InvalidOid;
+	if (!OidIsValid(cache.keys_relid) || !OidIsValid(cache.hash_index) || !OidIsValid(cache.pkey_index))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tables of extension \"apikey\" are missing"),
+				 errhint("Run CREATE EXTENSION apikey CASCADE in this database.")));
+
+	rel = table_open(cache.keys_relid, AccessShareLock);
+	keystore_map_attnums(RelationGetDescr(rel), &cache.att);
+	table_close(rel, AccessShareLock);
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cache.keys_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", cache.keys_relid);
+	cache.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	fmgr_info(F_BYTEAEQ, &cache.byteaeq);
+	fmgr_info(F_INT8EQ, &cache.int8eq);
+	cache.valid = true;
+}
+
+/* Copies a text column into a C string, or NULL. */
+static inline char *
+keystore_text(HeapTuple tup, TupleDesc desc, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att == 0)
+		return NULL;
+	d = heap_getattr(tup, att, desc, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Reads a timestamptz column; returns false for NULL. */
+static inline bool
+keystore_ts(HeapTuple tup, TupleDesc desc, AttrNumber att, TimestampTz *ts)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (att == 0)
+		return false;
+	d = heap_getattr(tup, att, desc, &isnull);
+	*ts = isnull ? 0 : DatumGetTimestampTz(d);
+	return !isnull;
+}
+
+/* Reads a varlena column as a detoasted copy owned by the current context. */
+static inline Datum
+keystore_varlena(HeapTuple tup, TupleDesc desc, AttrNumber att, bool *isnull)
+{
+	Datum		d;
+
+	if (att == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	d = heap_getattr(tup, att, desc, isnull);
+	return *isnull ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+}
+
+/* Fills a KeyRow from a tuple of apikey.keys (or of a SELECT * over it). */
+static void
+keystore_fill_row(HeapTuple tup, TupleDesc desc, const KeyAttnums *att, KeyRow *row)
+{
+	bool		isnull;
+
+	memset(row, 0, sizeof(*row));
+	row->id = DatumGetInt64(heap_getattr(tup, att->id, desc, &isnull));
+	row->tenant_id = keystore_text(tup, desc, att->tenant_id);
+	row->user_id = keystore_text(tup, desc, att->user_id);
+	row->name = keystore_text(tup, desc, att->name);
+	row->prefix = keystore_text(tup, desc, att->prefix);
+	row->suffix = keystore_text(tup, desc, att->suffix);
+	row->environment = keystore_text(tup, desc, att->environment);
+	row->scopes = keystore_varlena(tup, desc, att->scopes, &row->scopes_null);
+	row->metadata = keystore_varlena(tup, desc, att->metadata, &row->metadata_null);
+	(void) keystore_ts(tup, desc, att->created_at, &row->created_at);
+	row->expires_null = !keystore_ts(tup, desc, att->expires_at, &row->expires_at);
+	row->last_used_null = !keystore_ts(tup, desc, att->last_used_at, &row->last_used_at);
+	row->revoked = keystore_ts(tup, desc, att->revoked_at, &row->revoked_at);
+	row->enabled = DatumGetBool(heap_getattr(tup, att->enabled, desc, &isnull)) && !isnull;
+}
+
+/* Looks a row up through one of the unique indexes with the active snapshot. */
+static bool
+keystore_lookup(Oid index, AttrNumber attnum, FmgrInfo *eq, Datum value, KeyRow *row)
+{
+	Relation	rel;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	bool		found;
+
+	rel = table_open(cache.keys_relid, AccessShareLock);
+	ScanKeyEntryInitializeWithInfo(&skey, 0, attnum, BTEqualStrategyNumber,
+								   InvalidOid, InvalidOid, eq, value);
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	scan = systable_beginscan(rel, index, true, snap, 1, &skey);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup);
+	if (found)
+		keystore_fill_row(tup, RelationGetDescr(rel), &cache.att, row);
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/* Finds the key whose stored hash is hash (32 bytes). */
+bool
+keystore_lookup_by_hash(const uint8 *hash, KeyRow *row)
+{
+	/* a bytea of 32 bytes on the stack: a short (1-byte header) varlena */
+	union
+	{
+		char		data[1 + HASHING_SHA256_LEN];
+		int32		align;
+	}			buf;
+	bytea	   *value = (bytea *) buf.data;
+
+	keystore_ensure();
+	SET_VARSIZE_SHORT(value, 1 + HASHING_SHA256_LEN);
+	memcpy(VARDATA_SHORT(value), hash, HASHING_SHA256_LEN);
+	return keystore_lookup(cache.hash_index, cache.att.key_hash, &cache.byteaeq,
+						   PointerGetDatum(value), row);
+}
+
+/* Finds the key with this id. */
+bool
+keystore_lookup_by_id(int64 id, KeyRow *row)
+{
+	keystore_ensure();
+	return keystore_lookup(cache.pkey_index, cache.att.id, &cache.int8eq,
+						   Int64GetDatum(id), row);
+}
+
+/* Switches to the owner of apikey.keys, as SECURITY DEFINER would. */
+void
+keystore_become_owner(Oid *save_userid, int *save_sec_context)
+{
+	keystore_ensure();
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(cache.owner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* Undoes keystore_become_owner(). */
+void
+keystore_restore_user(Oid save_userid, int save_sec_context)
+{
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* Prepares and keeps a generic plan (parameters never become constants). */
+static SPIPlanPtr
+keystore_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare apikey statement: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep apikey statement");
+	return plan;
+}
+
+/* Connects to SPI, raising on failure. */
+static void
+keystore_spi_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/*
+ * Inserts a new key row and returns its id (and created_at).  Only the hash
+ * is stored; the caller keeps the key.
+ */
+int64
+keystore_insert(const char *tenant_id, const char *user_id, const char *name,
+				const char *prefix, const char *suffix, const uint8 *hash,
+				const char *environment, Datum scopes, bool scopes_null,
+				Datum metadata, bool metadata_null, TimestampTz expires_at,
+				bool expires_null, int64 rotated_from, TimestampTz *created_at)
+{
+	Datum		values[11];
+	char		nulls[11];
+	bytea	   *hashval;
+	int			ret;
+	bool		isnull;
+	int64		id;
+
+	keystore_ensure();
+	keystore_spi_connect();
+	if (insert_plan == NULL)
+	{
+		Oid			argtypes[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+		TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INT8OID};
+
+		insert_plan = keystore_prepare(
+									   "INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix, key_hash,"
+									   " environment, scopes, metadata, expires_at, rotated_from)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+									   " RETURNING id, created_at",
+									   11, argtypes);
+	}
+
+	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
+	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
+	memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(tenant_id);
+	values[1] = CStringGetTextDatum(user_id);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = CStringGetTextDatum(prefix);
+	values[4] = CStringGetTextDatum(suffix);
+	values[5] = PointerGetDatum(hashval);
+	values[6] = CStringGetTextDatum(environment);
+	values[7] = scopes;
+	nulls[7] = scopes_null ? 'n' : ' ';
+	values[8] = metadata;
+	nulls[8] = metadata_null ? 'n' : ' ';
+	values[9] = TimestampTzGetDatum(expires_at);
+	nulls[9] = expires_null ? 'n' : ' ';
+	values[10] = Int64GetDatum(rotated_from);
+	nulls[10] = rotated_from > 0 ? ' ' : 'n';
+
+	ret = SPI_execute_plan(insert_plan, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert API key: SPI result %d", ret);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*created_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+	return id;
+}
+
+/*
+ * Locks the row of key id (FOR UPDATE) and reads its latest committed
+ * version; false when there is no such key.  Management functions decide on
+ * this version, so concurrent changes of one key serialize cleanly.
+ */
+bool
+keystore_lock_by_id(int64 id, KeyRow *row)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		found;
+	int			ret;
+	MemoryContext callercxt = CurrentMemoryContext;
+
+	keystore_ensure();
+	keystore_spi_connect();
+	if (lock_plan == NULL)
+		lock_plan = keystore_prepare("SELECT * FROM apikey.keys WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+									 1, argtypes);
+	values[0] = Int64GetDatum(id);
+	ret = SPI_execute_plan(lock_plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock API key: SPI result %d", ret);
+	found = (SPI_processed == 1);
+	if (found)
+	{
+		KeyAttnums	att;
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+
+		/* the row must outlive SPI_finish(): build it in the caller's context */
+		keystore_map_attnums(SPI_tuptable->tupdesc, &att);
+		keystore_fill_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &att, row);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+	return found;
+}
+
+/* True when a newer key was rotated from key id. */
+bool
+keystore_has_successor(int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		found;
+
+	keystore_ensure();
+	keystore_spi_connect();
+	if (plan == NULL)
+		plan = keystore_prepare("SELECT 1 FROM apikey.keys WHERE rotated_from OPERATOR(pg_catalog.=) $1",
+								1, argtypes);
+	values[0] = Int64GetDatum(id);
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read API key successors");
+	found = (SPI_processed > 0);
+	SPI_finish();
+	return found;
+}
+
+/* Calls emit for every key of a tenant, oldest first. */
+void
+keystore_list(const char *tenant_id, void (*emit) (KeyRow *row, void *arg), void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	KeyAttnums	att;
+	uint64		i;
+
+	keystore_ensure();
+	keystore_spi_connect();
+	if (plan == NULL)
+		plan = keystore_prepare("SELECT * FROM apikey.keys WHERE tenant_id OPERATOR(pg_catalog.=) $1"
+								" ORDER BY id",
+								1, argtypes);
+	values[0] = CStringGetTextDatum(tenant_id);
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list API keys");
+	keystore_map_attnums(SPI_tuptable->tupdesc, &att);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		KeyRow		row;
+
+		keystore_fill_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &att, &row);
+		emit(&row, arg);
+	}
+	SPI_finish();
+}
+
+/* Runs one of the single-row UPDATE plans; returns the number of rows changed. */
+static uint64
+keystore_update(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				Datum *values, const char *nulls)
+{
+	uint64		processed;
+
+	keystore_ensure();
+	keystore_spi_connect();
+	if (*plan == NULL)
+		*plan = keystore_prepare(sql, nargs, argtypes);
+	if (SPI_execute_plan(*plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update API key");
+	processed = SPI_processed;
+	SPI_finish();
+	return processed;
+}
+
+/* Revokes key id now; false when it was already revoked. */
+bool
+keystore_revoke(int64 id, const char *reason)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[1] = reason ? ' ' : 'n';
+	return keystore_update(&revoke_plan,
+						   "UPDATE apikey.keys SET revoked_at = pg_catalog.now(), revoke_reason = $2"
+						   " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL",
+						   2, argtypes, values, nulls) == 1;
+}
+
+/* Enables or disables key id (never a revoked one); false when nothing changed. */
+bool
+keystore_set_enabled(int64 id, bool enabled)
+{
+	Oid			argtypes[2] = {INT8OID, BOOLOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(id);
+	values[1] = BoolGetDatum(enabled);
+	return keystore_update(&enable_plan,
+						   "UPDATE apikey.keys SET enabled = $2"
+						   " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL"
+						   " AND enabled OPERATOR(pg_catalog.<>) $2",
+						   2, argtypes, values, NULL) == 1;
+}
+
+/* Sets key id's expiry to the earlier of its own and expires_at. */
+void
+keystore_cap_expiry(int64 id, TimestampTz expires_at)
+{
+	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(expires_at);
+	(void) keystore_update(&expiry_plan,
+						   "UPDATE apikey.keys SET expires_at = pg_catalog.least(expires_at, $2)"
+						   " WHERE id OPERATOR(pg_catalog.=) $1",
+						   2, argtypes, values, NULL);
+}
+
+/*
+ * Moves last_used_at of key id forward to used_at, skipping a row another
+ * transaction has locked: tracking never makes a verification wait.
+ */
+void
+keystore_touch(int64 id, TimestampTz used_at)
+{
+	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(used_at);
+	(void) keystore_update(&touch_plan,
+						   "UPDATE apikey.keys SET last_used_at = $2"
+						   " WHERE id OPERATOR(pg_catalog.=) (SELECT k.id FROM apikey.keys k"
+						   " WHERE k.id OPERATOR(pg_catalog.=) $1"
+						   " AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) $2)"
+						   " FOR UPDATE SKIP LOCKED)",
+						   2, argtypes, values, NULL);
+}

@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ * verify.c
+ *	  The verification path: shape and checksum, hash, lookup by hash, key
+ *	  state, then the user the key acts as, read live from the bound table.
+ *
+ * The order is the contract: malformed keys are refused in C before any
+ * table is touched; a key's own state is checked before its user, with the
+ * precedence revoked, disabled, expired, user_inactive.  Nothing here raises
+ * on any input, and nothing here writes (last-used tracking is lastused.c).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/timestamp.h"
+
+#include "apikey.h"
+
+static const char *const status_names[] = {
+	[VS_VALID] = "valid",
+	[VS_MISSING] = "missing",
+	[VS_MALFORMED] = "malformed",
+	[VS_UNKNOWN] = "unknown",
+	[VS_REVOKED] = "revoked",
+	[VS_DISABLED] = "disabled",
+	[VS_EXPIRED] = "expired",
+	[VS_USER_INACTIVE] = "user_inactive",
+};
+
+/* The SQL name of a status. */
+const char *
+verify_status_name(VerifyStatus status)
+{
+	return status_names[status];
+}
+
+/* The stored hash of a key: SHA-256 of the whole key. */
+void
+verify_hash_key(const char *key, size_t len, uint8 *hash)
+{
+	hashing_sha256(key, len, hash);
+}
+
+/*
+ * The status of a stored key, by the contract's precedence.  Reads the
+ * key's user only when the key itself is usable; fills user then.
+ */
+VerifyStatus
+verify_row_status(KeyRow *row, UserInfo *user)
+{
+	memset(user, 0, sizeof(*user));
+	if (row->revoked)
+		return VS_REVOKED;
+	if (!row->enabled)
+		return VS_DISABLED;
+	if (!row->expires_null && row->expires_at <= GetCurrentStatementStartTimestamp())
+		return VS_EXPIRED;
+	if (!binding_lookup_user(row->user_id, user) ||
+		!user->found || !user->active ||
+		user->tenant_id == NULL || strcmp(user->tenant_id, row->tenant_id) != 0)
+		return VS_USER_INACTIVE;
+	return VS_VALID;
+}
+
+/* Verifies a key (len bytes, may hold anything) into result. */
+void
+verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
+{
+	KeyfmtParsed parsed;
+	uint8		hash[HASHING_SHA256_LEN];
+
+	memset(result, 0, sizeof(*result));
+	if (key_null || len == 0)
+	{
+		result->status = VS_MISSING;
+		return;
+	}
+	if (keyfmt_parse(key, len, &parsed) != KEYFMT_OK)
+	{
+		result->status = VS_MALFORMED;
+		return;
+	}
+	verify_hash_key(key, len, hash);
+	if (!keystore_lookup_by_hash(hash, &result->row))
+	{
+		result->status = VS_UNKNOWN;
+		return;
+	}
+	result->status = verify_row_status(&result->row, &result->user);
+	if (result->status == VS_VALID)
+		lastused_record(&result->row);
+}
