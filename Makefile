@@ -27,7 +27,7 @@ REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify
+ISOLATION = revoke-verify verify-concurrent
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config
