@@ -18,7 +18,9 @@ OBJS = \
 	src/binding.o \
 	src/keystore.o \
 	src/verify.o \
-	src/lastused.o
+	src/lastused.o \
+	src/lastused_worker.o \
+	src/shmem.o
 
 DATA = $(wildcard sql/apikey--*.sql)
 

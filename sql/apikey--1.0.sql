@@ -181,6 +181,19 @@ AS 'MODULE_PATHNAME', 'apikey_list'
 LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION apikey_stats()
+RETURNS TABLE(valid bigint, missing bigint, malformed bigint, unknown bigint,
+			  revoked bigint, disabled bigint, expired bigint, user_inactive bigint,
+			  last_used_written bigint, last_used_dropped bigint, last_used_pending bigint,
+			  shared boolean, stats_reset timestamptz)
+AS 'MODULE_PATHNAME', 'apikey_stats'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION apikey_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'apikey_stats_reset'
+LANGUAGE C VOLATILE;
+
 -------------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; apikey_verifier verifies; apikey_admin manages
 -------------------------------------------------------------------------------
@@ -194,6 +207,8 @@ REVOKE ALL ON FUNCTION apikey_disable(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION apikey_enable(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION apikey_rotate(bigint, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION apikey_list(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION apikey_stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION apikey_stats_reset() FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA apikey TO apikey_verifier, apikey_admin;
 GRANT EXECUTE ON FUNCTION apikey_verify(text) TO apikey_verifier, apikey_admin;
@@ -204,3 +219,5 @@ GRANT EXECUTE ON FUNCTION apikey_disable(bigint, text) TO apikey_admin;
 GRANT EXECUTE ON FUNCTION apikey_enable(bigint, text) TO apikey_admin;
 GRANT EXECUTE ON FUNCTION apikey_rotate(bigint, interval, text) TO apikey_admin;
 GRANT EXECUTE ON FUNCTION apikey_list(text) TO apikey_admin;
+GRANT EXECUTE ON FUNCTION apikey_stats() TO apikey_admin;
+GRANT EXECUTE ON FUNCTION apikey_stats_reset() TO apikey_admin;

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -79,7 +80,31 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("apikey.last_used_flush_interval",
+							"How often the background worker writes last_used_at (preloaded only).",
+							"last_used_at lags real use by at most this plus one second.",
+							&apikey_last_used_flush_interval,
+							10000, 100, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("apikey.last_used_capacity",
+							"Keys whose last use can wait in shared memory between two flushes (preloaded only).",
+							"When full, further uses are dropped and counted in apikey_stats(); verification never waits.",
+							&apikey_last_used_capacity,
+							65536, 64, 16 * 1024 * 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("apikey");
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		shmem_install_hooks();
+		lastused_register_launcher();
+	}
 }
 
 /* keyfmt's random source: PostgreSQL's strong random generator. */
@@ -597,4 +622,42 @@ apikey_binding_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	binding_invalidate();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * SQL function: apikey_stats() returns table(valid, missing, malformed,
+ * unknown, revoked, disabled, expired, user_inactive, last_used_written,
+ * last_used_dropped, last_used_pending, shared, stats_reset)
+ */
+PG_FUNCTION_INFO_V1(apikey_stats);
+Datum
+apikey_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		counters[APIKEY_N_COUNTERS];
+	TimestampTz reset;
+	int64		pending;
+	Datum		values[APIKEY_N_COUNTERS + 3];
+	bool		nulls[APIKEY_N_COUNTERS + 3];
+	int			i;
+
+	stats_read(counters, &reset, &pending);
+	InitMaterializedSRF(fcinfo, 0);
+	memset(nulls, false, sizeof(nulls));
+	for (i = 0; i < APIKEY_N_COUNTERS; i++)
+		values[i] = Int64GetDatum((int64) counters[i]);
+	values[APIKEY_N_COUNTERS] = Int64GetDatum(pending);
+	values[APIKEY_N_COUNTERS + 1] = BoolGetDatum(apikey_shared != NULL);
+	values[APIKEY_N_COUNTERS + 2] = TimestampTzGetDatum(reset);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* SQL function: apikey_stats_reset() returns void */
+PG_FUNCTION_INFO_V1(apikey_stats_reset);
+Datum
+apikey_stats_reset(PG_FUNCTION_ARGS)
+{
+	stats_reset();
+	PG_RETURN_VOID();
 }

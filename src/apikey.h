@@ -125,7 +125,10 @@ extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult 
 extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
 extern void verify_hash_key(const char *key, size_t len, uint8 *hash);
 
-/* lastused.c: last-used tracking */
+/* lastused.c, lastused_worker.c: last-used tracking */
+extern int	apikey_last_used_flush_interval;
 extern void lastused_record(const KeyRow *row);
+extern int	lastused_flush_database(void);
+extern void lastused_register_launcher(void);
 
 #endif							/* APIKEY_H */

@@ -230,7 +230,7 @@ binding_read_row(Oid binding_relid, char **schema, char **table, char **id_col,
 				 char **tenant_col, char **role_col, char **active_col)
 {
 	Relation	rel = table_open(binding_relid, AccessShareLock);
-	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	Snapshot	snap = GetLatestSnapshot();
 	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
 	HeapTuple	tup = systable_getnext(scan);
 	bool		found = HeapTupleIsValid(tup);
@@ -406,7 +406,7 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 	rel = table_open(cache.relid, AccessShareLock);
 	ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id_att, BTEqualStrategyNumber,
 								   InvalidOid, cache.eq_collation, &cache.eq_finfo, key);
-	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	snap = GetLatestSnapshot();
 	scan = systable_beginscan(rel, cache.index_oid, OidIsValid(cache.index_oid),
 							  snap, 1, &skey);
 	tup = systable_getnext(scan);

@@ -244,7 +244,7 @@ keystore_lookup(Oid index, AttrNumber attnum, FmgrInfo *eq, Datum value, KeyRow 
 	rel = table_open(cache.keys_relid, AccessShareLock);
 	ScanKeyEntryInitializeWithInfo(&skey, 0, attnum, BTEqualStrategyNumber,
 								   InvalidOid, InvalidOid, eq, value);
-	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	snap = GetLatestSnapshot();
 	scan = systable_beginscan(rel, index, true, snap, 1, &skey);
 	tup = systable_getnext(scan);
 	found = HeapTupleIsValid(tup);

@@ -15,6 +15,10 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "shmem.h"
+
+static void verify_key_internal(const char *key, size_t len, bool key_null,
+								VerifyResult *result);
 
 static const char *const status_names[] = {
 	[VS_VALID] = "valid",
@@ -62,9 +66,17 @@ verify_row_status(KeyRow *row, UserInfo *user)
 	return VS_VALID;
 }
 
-/* Verifies a key (len bytes, may hold anything) into result. */
+/* Verifies a key (len bytes, may hold anything) into result, and counts it. */
 void
 verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
+{
+	verify_key_internal(key, len, key_null, result);
+	stats_add((ApikeyCounter) result->status, 1);
+}
+
+/* Does the work of verify_key(). */
+static void
+verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *result)
 {
 	KeyfmtParsed parsed;
 	uint8		hash[HASHING_SHA256_LEN];
