@@ -89,22 +89,22 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("apikey.last_used_capacity",
-							"Keys whose last use can wait in shared memory between two flushes (preloaded only).",
-							"When full, further uses are dropped and counted in apikey_stats(); verification never waits.",
-							&apikey_last_used_capacity,
-							65536, 64, 16 * 1024 * 1024,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
-
-	MarkGUCPrefixReserved("apikey");
-
 	if (process_shared_preload_libraries_in_progress)
 	{
+		/* sized at server start: only defined when preloading */
+		DefineCustomIntVariable("apikey.last_used_capacity",
+								"Keys whose last use can wait in shared memory between two flushes (preloaded only).",
+								"When full, further uses are dropped and counted in apikey_stats(); verification never waits.",
+								&apikey_last_used_capacity,
+								65536, 64, 16 * 1024 * 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 		shmem_install_hooks();
 		lastused_register_launcher();
 	}
+
+	MarkGUCPrefixReserved("apikey");
 }
 
 /* keyfmt's random source: PostgreSQL's strong random generator. */

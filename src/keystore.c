@@ -537,7 +537,7 @@ keystore_cap_expiry(int64 id, TimestampTz expires_at)
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(expires_at);
 	(void) keystore_update(&expiry_plan,
-						   "UPDATE apikey.keys SET expires_at = pg_catalog.least(expires_at, $2)"
+						   "UPDATE apikey.keys SET expires_at = LEAST(expires_at, $2)"
 						   " WHERE id OPERATOR(pg_catalog.=) $1",
 						   2, argtypes, values, NULL);
 }
