@@ -20,6 +20,7 @@ OBJS = \
 	src/verify.o \
 	src/lastused.o \
 	src/lastused_worker.o \
+	src/lastused_standby.o \
 	src/shmem.o
 
 DATA = $(wildcard sql/apikey--*.sql)

@@ -31,6 +31,11 @@ PG_MODULE_MAGIC;
 
 /* GUC variables */
 char	   *apikey_namespace = NULL;
+char	   *apikey_actor = NULL;
+static char *apikey_ctx_key_id = NULL;
+static char *apikey_ctx_tenant_id = NULL;
+static char *apikey_ctx_user_id = NULL;
+static char *apikey_ctx_role = NULL;
 int			apikey_last_used_interval = 60;
 
 /* A key minted by apikey_create() or apikey_rotate() */
@@ -88,6 +93,38 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.primary_conninfo",
+							   "Connection string a standby uses to send last-used records to the primary.",
+							   "Empty: the standby's own primary_conninfo.",
+							   &apikey_primary_conninfo,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.actor",
+							   "The application user on whose behalf keys are managed (SET LOCAL per transaction).",
+							   NULL,
+							   &apikey_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	/*
+	 * Request context set by apikey_authenticate(), for row-level security
+	 * policies: superuser-only, so that the application role cannot forge it
+	 * with SET; apikey_authenticate sets it transaction-locally.
+	 */
+	DefineCustomStringVariable("apikey.key_id", "Id of the key authenticated in this transaction.",
+							   NULL, &apikey_ctx_key_id, "", PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apikey.tenant_id", "Tenant of the key authenticated in this transaction.",
+							   NULL, &apikey_ctx_tenant_id, "", PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apikey.user_id", "User of the key authenticated in this transaction.",
+							   NULL, &apikey_ctx_user_id, "", PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apikey.role", "Role of the user of the key authenticated in this transaction.",
+							   NULL, &apikey_ctx_role, "", PGC_SUSET, 0, NULL, NULL, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
 	{

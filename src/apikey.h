@@ -131,4 +131,11 @@ extern void lastused_record(const KeyRow *row);
 extern int	lastused_flush_database(void);
 extern void lastused_register_launcher(void);
 
+/* lastused_standby.c: shipping a standby's notes to the primary */
+extern char *apikey_primary_conninfo;
+extern void lastused_ship_to_primary(void);
+
+/* request context and actor (apikey.c) */
+extern char *apikey_actor;
+
 #endif							/* APIKEY_H */

@@ -7,7 +7,8 @@
  * the notes in batches with a forward-only UPDATE.  Each backend remembers
  * what it noted in the last second, so a hot key touches shared memory about
  * once a second per backend; when the shared table is full a note is dropped
- * and counted, never waited for.  Nothing is noted on a standby.
+ * and counted, never waited for.  On a standby the notes are shipped to the
+ * primary instead (lastused_standby.c).
  *
  * Not preloaded, a verification writes last_used_at itself, at most once per
  * key per apikey.last_used_interval, only in a read-write READ COMMITTED
@@ -162,7 +163,7 @@ lastused_record(const KeyRow *row)
 
 	if (apikey_shared != NULL)
 	{
-		if (RecoveryInProgress() || lastused_recently_noted(row->id, now))
+		if (lastused_recently_noted(row->id, now))
 			return;
 		lastused_note_shared(row->id, now);
 		return;

@@ -10,8 +10,9 @@
  * Flush workers never stay connected, so DROP DATABASE is never blocked.
  * If a flush fails, what it took is counted as dropped; a database whose
  * flush keeps failing (dropped, extension removed) has its notes dropped.
- * The launcher does nothing while the server is in recovery, exits with the
- * postmaster, and is restarted after a crash.
+ * On a standby the launcher writes nothing: it ships the notes to the
+ * primary (lastused_standby.c).  It exits with the postmaster and is
+ * restarted after a crash.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -198,7 +199,11 @@ apikey_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		if (RecoveryInProgress())
+		{
+			/* a standby writes nothing: its notes go to the primary */
+			lastused_ship_to_primary();
 			continue;
+		}
 
 		ndbs = launcher_pending_databases(dbs, FLUSH_MAX_DATABASES);
 		for (i = 0; i < ndbs; i++)
