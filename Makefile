@@ -18,6 +18,7 @@ OBJS = \
 	src/binding.o \
 	src/keystore.o \
 	src/verify.o \
+	src/permissions.o \
 	src/lastused.o \
 	src/lastused_worker.o \
 	src/lastused_standby.o \
@@ -39,6 +40,10 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
 EXTRA_CLEAN = results regression.diffs regression.out output_iso test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
+
+# libpq, for a standby shipping last-used records to its primary (as contrib/dblink)
+PG_CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL = $(libpq)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -22,7 +22,10 @@
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
+#include "tcop/utility.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "apikey.h"
 #include "shmem.h"
@@ -32,6 +35,10 @@ PG_MODULE_MAGIC;
 /* GUC variables */
 char	   *apikey_namespace = NULL;
 char	   *apikey_actor = NULL;
+char	   *apikey_pepper = NULL;
+char	   *apikey_previous_pepper = NULL;
+char	   *apikey_manage_permission = NULL;
+char	   *apikey_manager_roles = NULL;
 static char *apikey_ctx_key_id = NULL;
 static char *apikey_ctx_tenant_id = NULL;
 static char *apikey_ctx_user_id = NULL;
@@ -101,6 +108,42 @@ _PG_init(void)
 							   "",
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.pepper",
+							   "Secret key of the HMAC-SHA-256 that new keys are stored with (postgresql.conf only).",
+							   "Empty: new keys are stored as plain SHA-256.",
+							   &apikey_pepper,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.previous_pepper",
+							   "The pepper before the last rotation: keys stored with it keep verifying.",
+							   NULL,
+							   &apikey_previous_pepper,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.manage_permission",
+							   "Permission an actor needs to manage keys, when permissions are bound.",
+							   NULL,
+							   &apikey_manage_permission,
+							   "apikey:manage",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("apikey.manager_roles",
+							   "Comma-separated roles whose users may manage keys, when no permissions are bound.",
+							   NULL,
+							   &apikey_manager_roles,
+							   "owner,admin",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
 	DefineCustomStringVariable("apikey.actor",
@@ -236,6 +279,71 @@ check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char
 				 errdetail("API keys can only be issued to active users.")));
 }
 
+/* The application actor of this transaction (apikey.actor), or NULL. */
+static const char *
+actor_or_null(void)
+{
+	return (apikey_actor != NULL && apikey_actor[0] != '\0') ? apikey_actor : NULL;
+}
+
+/* True when role is one of the comma-separated apikey.manager_roles. */
+static bool
+is_manager_role(const char *role)
+{
+	char	   *list = pstrdup(apikey_manager_roles ? apikey_manager_roles : "");
+	List	   *names;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (role == NULL || !SplitIdentifierString(list, ',', &names))
+		return false;
+	foreach(lc, names)
+	{
+		if (strcmp((char *) lfirst(lc), role) == 0)
+			found = true;
+	}
+	return found;
+}
+
+/*
+ * When apikey.actor names an application user, checks that this user may
+ * manage the keys of tenant: active, in that tenant, and holding
+ * apikey.manage_permission (or, without bound permissions, a role listed in
+ * apikey.manager_roles).  Raises 42501 otherwise.
+ */
+static void
+check_actor(const char *tenant)
+{
+	const char *actor = actor_or_null();
+	char	   *canon;
+	UserInfo	user;
+	bool		allowed;
+
+	if (actor == NULL)
+		return;
+	canon = binding_canonical_user_id(actor);
+	if (canon == NULL || !binding_lookup_user(canon, &user) || !user.found ||
+		!user.active || user.tenant_id == NULL || strcmp(user.tenant_id, tenant) != 0)
+		allowed = false;
+	else if (permissions_bound())
+		allowed = permissions_array_contains(permissions_of_role(user.role), apikey_manage_permission);
+	else
+		allowed = is_manager_role(user.role);
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("user \"%s\" may not manage the API keys of tenant \"%s\"", actor, tenant),
+				 errdetail("apikey.actor must name an active user of the tenant who holds the permission \"%s\" or one of the roles \"%s\".",
+						   apikey_manage_permission, apikey_manager_roles)));
+}
+
+/* Raises 25006 in a read-only transaction (and so on a standby). */
+static void
+require_writable(const char *fname)
+{
+	PreventCommandIfReadOnly(fname);
+}
+
 /*
  * Mints and stores a new key.  Arguments are checked by the caller; this
  * checks the user, generates the key, and inserts its hash.
@@ -250,9 +358,11 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 	char	   *canon_user;
 	uint8		hash[HASHING_SHA256_LEN];
 	int			len;
+	const char *scheme;
 
 	require_binding();
 	check_user(tenant_id, user_id, &canon_tenant, &canon_user);
+	check_actor(canon_tenant);
 
 	len = keyfmt_generate(apikey_namespace, env, strong_random, out->key, sizeof(out->key));
 	if (len < 0)
@@ -260,7 +370,7 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate an API key"),
 				 errdetail("The strong random number generator failed.")));
-	verify_hash_key(out->key, len, hash);
+	scheme = verify_hash_for_new_key(out->key, len, hash);
 	memcpy(out->prefix, out->key, KEYFMT_PREFIX_LEN);
 	out->prefix[KEYFMT_PREFIX_LEN] = '\0';
 
@@ -268,7 +378,7 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 							  out->key + len - KEYFMT_SUFFIX_LEN, hash,
 							  keyfmt_env_name(env), scopes, scopes_null,
 							  metadata, metadata_null, expires_at, expires_null,
-							  rotated_from, &out->created_at);
+							  rotated_from, actor_or_null(), scheme, &out->created_at);
 	out->expires_at = expires_at;
 	out->expires_null = expires_null;
 	explicit_bzero(hash, sizeof(hash));
@@ -326,6 +436,7 @@ lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row)
 {
 	if (!keystore_lock_by_id(id, row) || !tenant_matches(fcinfo, argno, row))
 		no_such_key_id(id);
+	check_actor(row->tenant_id);
 }
 
 /* Reads a required bigint key id argument. */
@@ -349,6 +460,7 @@ apikey_bind_users(PG_FUNCTION_ARGS)
 {
 	int			i;
 
+	require_writable("apikey_bind_users()");
 	for (i = 0; i < 4; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
@@ -373,14 +485,18 @@ PG_FUNCTION_INFO_V1(apikey_create);
 Datum
 apikey_create(PG_FUNCTION_ARGS)
 {
-	char	   *tenant_id = required_text(fcinfo, 0, "tenant_id");
-	char	   *user_id = required_text(fcinfo, 1, "user_id");
+	char	   *tenant_id;
+	char	   *user_id;
 	char	   *name = check_name(fcinfo, 2);
 	bool		expires_null = PG_ARGISNULL(3);
 	TimestampTz expires_at = expires_null ? 0 : PG_GETARG_TIMESTAMPTZ(3);
 	char	   *envname = required_text(fcinfo, 4, "environment");
 	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
 	MintedKey	minted;
+
+	require_writable("apikey_create()");
+	tenant_id = required_text(fcinfo, 0, "tenant_id");
+	user_id = required_text(fcinfo, 1, "user_id");
 
 	if (env == KEYFMT_ENV_INVALID)
 		ereport(ERROR,
@@ -401,6 +517,65 @@ apikey_create(PG_FUNCTION_ARGS)
 	return return_minted(fcinfo, &minted);
 }
 
+/* Returns a verification result as the single row of a RETURNS TABLE function. */
+static Datum
+return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[11];
+	bool		nulls[11];
+
+	/* the caller's expected row type saves rebuilding it from pg_proc per call */
+	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
+	memset(nulls, true, sizeof(nulls));
+	values[0] = BoolGetDatum(r->status == VS_VALID);
+	nulls[0] = false;
+	values[1] = CStringGetTextDatum(verify_status_name(r->status));
+	nulls[1] = false;
+	if (r->status == VS_VALID || r->status >= VS_REVOKED)
+	{
+		values[2] = Int64GetDatum(r->row.id);
+		nulls[2] = false;
+		values[3] = CStringGetTextDatum(r->row.tenant_id);
+		nulls[3] = false;
+	}
+	if (r->status == VS_VALID || r->status == VS_FORBIDDEN)
+	{
+		values[4] = CStringGetTextDatum(r->row.user_id);
+		nulls[4] = false;
+		if (r->user.role != NULL)
+		{
+			values[5] = CStringGetTextDatum(r->user.role);
+			nulls[5] = false;
+		}
+		values[6] = r->row.scopes;
+		nulls[6] = r->row.scopes_null;
+		if (r->permissions != NULL)
+		{
+			values[7] = PointerGetDatum(r->permissions);
+			nulls[7] = false;
+		}
+		values[8] = CStringGetTextDatum(r->row.environment);
+		nulls[8] = false;
+		values[9] = TimestampTzGetDatum(r->row.expires_at);
+		nulls[9] = r->row.expires_null;
+		values[10] = r->row.metadata;
+		nulls[10] = r->row.metadata_null;
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* Verifies argument argno (NULL allowed) into r. */
+static void
+verify_arg(FunctionCallInfo fcinfo, int argno, VerifyResult *r)
+{
+	text	   *key = PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
+
+	verify_key(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
+			   key == NULL, r);
+}
+
 /*
  * SQL function: apikey_verify(key text) returns table(valid, status, key_id,
  * tenant_id, user_id, role, scopes, permissions, environment, expires_at,
@@ -410,49 +585,189 @@ PG_FUNCTION_INFO_V1(apikey_verify);
 Datum
 apikey_verify(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	VerifyResult r;
-	Datum		values[11];
-	bool		nulls[11];
 
-	verify_key(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-			   key == NULL, &r);
+	verify_arg(fcinfo, 0, &r);
+	return return_verify_row(fcinfo, &r);
+}
 
-	InitMaterializedSRF(fcinfo, 0);
-	memset(nulls, true, sizeof(nulls));
-	values[0] = BoolGetDatum(r.status == VS_VALID);
-	nulls[0] = false;
-	values[1] = CStringGetTextDatum(verify_status_name(r.status));
-	nulls[1] = false;
-	if (r.status == VS_VALID || r.status >= VS_REVOKED)
-	{
-		values[2] = Int64GetDatum(r.row.id);
-		nulls[2] = false;
-		values[3] = CStringGetTextDatum(r.row.tenant_id);
-		nulls[3] = false;
-	}
+/*
+ * SQL function: apikey_authorize(key text, permission text): the row of
+ * apikey_verify, with status forbidden when the key is good but may not do
+ * permission.  Without bound permissions the key's scopes decide (no scopes
+ * or "*": everything).
+ */
+PG_FUNCTION_INFO_V1(apikey_authorize);
+Datum
+apikey_authorize(PG_FUNCTION_ARGS)
+{
+	VerifyResult r;
+
+	verify_arg(fcinfo, 0, &r);
 	if (r.status == VS_VALID)
 	{
-		values[4] = CStringGetTextDatum(r.row.user_id);
-		nulls[4] = false;
-		if (r.user.role != NULL)
-		{
-			values[5] = CStringGetTextDatum(r.user.role);
-			nulls[5] = false;
-		}
-		values[6] = r.row.scopes;
-		nulls[6] = r.row.scopes_null;
-		/* permissions (7) come from bound role and permission tables: NULL until then */
-		values[8] = CStringGetTextDatum(r.row.environment);
-		nulls[8] = false;
-		values[9] = TimestampTzGetDatum(r.row.expires_at);
-		nulls[9] = r.row.expires_null;
-		values[10] = r.row.metadata;
-		nulls[10] = r.row.metadata_null;
+		char	   *perm = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+		bool		allowed;
+
+		if (perm == NULL)
+			allowed = false;
+		else if (r.permissions != NULL)
+			allowed = permissions_array_contains(r.permissions, perm);
+		else
+			allowed = r.row.scopes_null ||
+				permissions_array_contains(DatumGetArrayTypeP(r.row.scopes), "*") ||
+				permissions_array_contains(DatumGetArrayTypeP(r.row.scopes), perm);
+		if (!allowed)
+			r.status = VS_FORBIDDEN;
 	}
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+	return return_verify_row(fcinfo, &r);
+}
+
+/* Sets one request-context setting for the rest of the transaction. */
+static void
+set_context(const char *name, const char *value)
+{
+	(void) set_config_option(name, value ? value : "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * When r is valid, publishes who the key acts as for the rest of the
+ * transaction; otherwise raises PT401 (PostgREST answers HTTP 401) and sets
+ * nothing.
+ */
+static void
+authenticate(VerifyResult *r)
+{
+	if (r->status != VS_VALID)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('P', 'T', '4', '0', '1')),
+				 errmsg("invalid API key"),
+				 errhint("Send a valid key as \"Authorization: Bearer <key>\".")));
+	set_context("apikey.key_id", psprintf(INT64_FORMAT, r->row.id));
+	set_context("apikey.tenant_id", r->row.tenant_id);
+	set_context("apikey.user_id", r->row.user_id);
+	set_context("apikey.role", r->user.role);
+}
+
+/*
+ * SQL function: apikey_authenticate(key text): apikey_verify, then the
+ * transaction-local settings apikey.key_id, apikey.tenant_id, apikey.user_id
+ * and apikey.role for row-level security; PT401 when the key is not valid.
+ */
+PG_FUNCTION_INFO_V1(apikey_authenticate);
+Datum
+apikey_authenticate(PG_FUNCTION_ARGS)
+{
+	VerifyResult r;
+
+	verify_arg(fcinfo, 0, &r);
+	authenticate(&r);
+	return return_verify_row(fcinfo, &r);
+}
+
+/*
+ * Verifies an Authorization header value: exactly "Bearer <key>" (scheme
+ * case-insensitive, one space); NULL or empty is missing, anything else
+ * malformed.
+ */
+static void
+verify_header(const char *header, size_t len, bool isnull, VerifyResult *r)
+{
+	if (isnull || len == 0)
+	{
+		verify_key(NULL, 0, true, r);
+		return;
+	}
+	if (len <= 7 || pg_strncasecmp(header, "bearer ", 7) != 0)
+	{
+		/* not a bearer credential: malformed, whatever it holds */
+		verify_key("", 1, false, r);
+		return;
+	}
+	verify_key(header + 7, len - 7, false, r);
+}
+
+/* SQL function: apikey_verify_header(authorization text): apikey_verify of a Bearer header. */
+PG_FUNCTION_INFO_V1(apikey_verify_header);
+Datum
+apikey_verify_header(PG_FUNCTION_ARGS)
+{
+	text	   *h = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	VerifyResult r;
+
+	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL, &r);
+	return return_verify_row(fcinfo, &r);
+}
+
+/*
+ * The Authorization header from PostgREST's request.headers setting (a JSON
+ * object with lower-cased header names), or NULL.
+ */
+static text *
+postgrest_authorization(void)
+{
+	const char *headers = GetConfigOption("request.headers", true, false);
+	Jsonb	   *jb;
+	JsonbValue	k;
+	JsonbValue *v;
+
+	if (headers == NULL || headers[0] == '\0')
+		return NULL;
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(headers)));
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = "authorization";
+	k.val.string.len = strlen("authorization");
+	v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * SQL function: apikey_postgrest_pre_request() returns void: PostgREST's
+ * db-pre-request hook; authenticates the request's Bearer key or raises PT401.
+ */
+PG_FUNCTION_INFO_V1(apikey_postgrest_pre_request);
+Datum
+apikey_postgrest_pre_request(PG_FUNCTION_ARGS)
+{
+	text	   *h = postgrest_authorization();
+	VerifyResult r;
+
+	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL, &r);
+	authenticate(&r);
+	PG_RETURN_VOID();
+}
+
+/* SQL function: apikey_bind_roles(roles regclass, name_column name, parent_column name) */
+PG_FUNCTION_INFO_V1(apikey_bind_roles);
+Datum
+apikey_bind_roles(PG_FUNCTION_ARGS)
+{
+	require_writable("apikey_bind_roles()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("arguments of apikey_bind_roles() must not be null")));
+	permissions_bind_roles(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)), NameStr(*PG_GETARG_NAME(2)));
+	PG_RETURN_VOID();
+}
+
+/* SQL function: apikey_bind_permissions(grants regclass, role_column name, permission_column name) */
+PG_FUNCTION_INFO_V1(apikey_bind_permissions);
+Datum
+apikey_bind_permissions(PG_FUNCTION_ARGS)
+{
+	require_writable("apikey_bind_permissions()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("arguments of apikey_bind_permissions() must not be null")));
+	permissions_bind_permissions(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)), NameStr(*PG_GETARG_NAME(2)));
+	PG_RETURN_VOID();
 }
 
 /* SQL function: apikey_revoke(key_id bigint, reason text, tenant_id text) returns boolean */
@@ -460,9 +775,11 @@ PG_FUNCTION_INFO_V1(apikey_revoke_id);
 Datum
 apikey_revoke_id(PG_FUNCTION_ARGS)
 {
-	int64		id = required_id(fcinfo, 0);
+	int64		id;
 	KeyRow		row;
 
+	require_writable("apikey_revoke()");
+	id = required_id(fcinfo, 0);
 	lock_key(fcinfo, 2, id, &row);
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
@@ -480,10 +797,9 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 {
 	text	   *key;
 	KeyfmtParsed parsed;
-	uint8		hash[HASHING_SHA256_LEN];
 	KeyRow		row;
-	bool		found;
 
+	require_writable("apikey_revoke()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -494,15 +810,13 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist"),
 				 errdetail("The value given is not a well-formed API key.")));
-	verify_hash_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), hash);
-	found = keystore_lookup_by_hash(hash, &row);
-	explicit_bzero(hash, sizeof(hash));
-	if (!found)
+	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist")));
 	if (!keystore_lock_by_id(row.id, &row))
 		no_such_key_id(row.id);
+	check_actor(row.tenant_id);
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_revoke(row.id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
@@ -513,9 +827,11 @@ PG_FUNCTION_INFO_V1(apikey_disable);
 Datum
 apikey_disable(PG_FUNCTION_ARGS)
 {
-	int64		id = required_id(fcinfo, 0);
+	int64		id;
 	KeyRow		row;
 
+	require_writable("apikey_disable()");
+	id = required_id(fcinfo, 0);
 	lock_key(fcinfo, 1, id, &row);
 	if (row.revoked || !row.enabled)
 		PG_RETURN_BOOL(false);
@@ -527,9 +843,11 @@ PG_FUNCTION_INFO_V1(apikey_enable);
 Datum
 apikey_enable(PG_FUNCTION_ARGS)
 {
-	int64		id = required_id(fcinfo, 0);
+	int64		id;
 	KeyRow		row;
 
+	require_writable("apikey_enable()");
+	id = required_id(fcinfo, 0);
 	lock_key(fcinfo, 1, id, &row);
 	if (row.revoked)
 		ereport(ERROR,
@@ -550,7 +868,7 @@ PG_FUNCTION_INFO_V1(apikey_rotate);
 Datum
 apikey_rotate(PG_FUNCTION_ARGS)
 {
-	int64		id = required_id(fcinfo, 0);
+	int64		id;
 	Interval   *grace;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz old_expiry;
@@ -558,6 +876,8 @@ apikey_rotate(PG_FUNCTION_ARGS)
 	KeyfmtEnv	env;
 	MintedKey	minted;
 
+	require_writable("apikey_rotate()");
+	id = required_id(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

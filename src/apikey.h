@@ -30,6 +30,10 @@
 /* GUCs (apikey.c) */
 extern char *apikey_namespace;
 extern int	apikey_last_used_interval;
+extern char *apikey_pepper;
+extern char *apikey_previous_pepper;
+extern char *apikey_manage_permission;
+extern char *apikey_manager_roles;
 
 /* Verification statuses, in the order of the SQL contract */
 typedef enum VerifyStatus
@@ -41,7 +45,8 @@ typedef enum VerifyStatus
 	VS_REVOKED,
 	VS_DISABLED,
 	VS_EXPIRED,
-	VS_USER_INACTIVE
+	VS_USER_INACTIVE,
+	VS_FORBIDDEN				/* apikey_authorize only; never counted */
 } VerifyStatus;
 
 extern const char *verify_status_name(VerifyStatus status);
@@ -68,6 +73,7 @@ typedef struct KeyRow
 	bool		enabled;
 	bool		revoked;
 	TimestampTz revoked_at;
+	char	   *hash_scheme;	/* NULL before version 1.1 */
 } KeyRow;
 
 /* The user a key acts as, read from the bound user table (binding.c) */
@@ -102,7 +108,8 @@ extern int64 keystore_insert(const char *tenant_id, const char *user_id,
 							 Datum scopes, bool scopes_null,
 							 Datum metadata, bool metadata_null,
 							 TimestampTz expires_at, bool expires_null,
-							 int64 rotated_from, TimestampTz *created_at);
+							 int64 rotated_from, const char *created_by,
+							 const char *hash_scheme, TimestampTz *created_at);
 extern bool keystore_revoke(int64 id, const char *reason);
 extern bool keystore_set_enabled(int64 id, bool enabled);
 extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
@@ -119,11 +126,22 @@ typedef struct VerifyResult
 	VerifyStatus status;
 	KeyRow		row;			/* filled for every status after VS_UNKNOWN */
 	UserInfo	user;			/* filled for VS_VALID */
+	ArrayType  *permissions;	/* VS_VALID with bound permissions, else NULL */
 } VerifyResult;
 
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
 extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
-extern void verify_hash_key(const char *key, size_t len, uint8 *hash);
+extern bool verify_lookup(const char *key, size_t len, KeyRow *row);
+extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *hash);
+
+/* permissions.c: roles and permissions from the application's tables */
+extern bool permissions_bound(void);
+extern ArrayType *permissions_of_role(const char *role);
+extern ArrayType *permissions_for_key(ArrayType *user_perms, ArrayType *scopes);
+extern bool permissions_array_contains(ArrayType *arr, const char *s);
+extern void permissions_bind_roles(Oid relid, const char *name_column, const char *parent_column);
+extern void permissions_bind_permissions(Oid relid, const char *role_column,
+										 const char *permission_column);
 
 /* lastused.c, lastused_worker.c: last-used tracking */
 extern int	apikey_last_used_flush_interval;

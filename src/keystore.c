@@ -49,7 +49,9 @@ typedef struct KeyAttnums
 				last_used_at,
 				enabled,
 				revoked_at,
-				key_hash;
+				key_hash,
+				hash_scheme,
+				created_by;
 } KeyAttnums;
 
 /* What a backend resolved about apikey.keys; reset by relcache invalidation */
@@ -120,6 +122,8 @@ keystore_map_attnums(TupleDesc desc, KeyAttnums *att)
 		else MAP(enabled);
 		else MAP(revoked_at);
 		else MAP(key_hash);
+		else MAP(hash_scheme);
+		else MAP(created_by);
 #undef MAP
 	}
 }
@@ -227,6 +231,7 @@ keystore_fill_row(HeapTuple tup, TupleDesc desc, const KeyAttnums *att, KeyRow *
 	row->expires_null = !keystore_ts(tup, desc, att->expires_at, &row->expires_at);
 	row->last_used_null = !keystore_ts(tup, desc, att->last_used_at, &row->last_used_at);
 	row->revoked = keystore_ts(tup, desc, att->revoked_at, &row->revoked_at);
+	row->hash_scheme = keystore_text(tup, desc, att->hash_scheme);
 	row->enabled = DatumGetBool(heap_getattr(tup, att->enabled, desc, &isnull)) && !isnull;
 }
 
@@ -323,7 +328,8 @@ keystore_spi_connect(void)
 }
 
 /*
- * Inserts a new key row and returns its id (and created_at).  Only the hash
+ * Inserts a new key row and its audit event ('create', or 'rotate' when
+ * rotated_from is set) and returns its id (and created_at).  Only the hash
  * is stored; the caller keeps the key.
  */
 int64
@@ -331,28 +337,40 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 				const char *prefix, const char *suffix, const uint8 *hash,
 				const char *environment, Datum scopes, bool scopes_null,
 				Datum metadata, bool metadata_null, TimestampTz expires_at,
-				bool expires_null, int64 rotated_from, TimestampTz *created_at)
+				bool expires_null, int64 rotated_from, const char *created_by,
+				const char *hash_scheme, TimestampTz *created_at)
 {
-	Datum		values[11];
-	char		nulls[11];
+	Datum		values[13];
+	char		nulls[13];
 	bytea	   *hashval;
 	int			ret;
 	bool		isnull;
 	int64		id;
 
 	keystore_ensure();
+	if (cache.att.hash_scheme == 0 || cache.att.created_by == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"apikey\" must be updated before keys can be created"),
+				 errhint("Run ALTER EXTENSION apikey UPDATE.")));
 	keystore_spi_connect();
 	if (insert_plan == NULL)
 	{
-		Oid			argtypes[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
-		TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INT8OID};
+		Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+			TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID};
 
 		insert_plan = keystore_prepare(
-									   "INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix, key_hash,"
-									   " environment, scopes, metadata, expires_at, rotated_from)"
-									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-									   " RETURNING id, created_at",
-									   11, argtypes);
+									   "WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix, key_hash,"
+									   " environment, scopes, metadata, expires_at, rotated_from, created_by, hash_scheme)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+									   " RETURNING id, tenant_id, created_at),"
+									   " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
+									   " SELECT k.id, k.tenant_id,"
+									   " CASE WHEN $11 IS NULL THEN 'create' ELSE 'rotate' END, $12,"
+									   " CASE WHEN $11 IS NULL THEN NULL"
+									   " ELSE pg_catalog.format('rotated from key %s', $11) END FROM k)"
+									   " SELECT id, created_at FROM k",
+									   13, argtypes);
 	}
 
 	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
@@ -375,9 +393,12 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 	nulls[9] = expires_null ? 'n' : ' ';
 	values[10] = Int64GetDatum(rotated_from);
 	nulls[10] = rotated_from > 0 ? ' ' : 'n';
+	values[11] = created_by ? CStringGetTextDatum(created_by) : (Datum) 0;
+	nulls[11] = created_by ? ' ' : 'n';
+	values[12] = CStringGetTextDatum(hash_scheme);
 
 	ret = SPI_execute_plan(insert_plan, values, nulls, false, 1);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not insert API key: SPI result %d", ret);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*created_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 #include "apikey.h"
@@ -29,6 +30,7 @@ static const char *const status_names[] = {
 	[VS_DISABLED] = "disabled",
 	[VS_EXPIRED] = "expired",
 	[VS_USER_INACTIVE] = "user_inactive",
+	[VS_FORBIDDEN] = "forbidden",
 };
 
 /* The SQL name of a status. */
@@ -38,11 +40,50 @@ verify_status_name(VerifyStatus status)
 	return status_names[status];
 }
 
-/* The stored hash of a key: SHA-256 of the whole key. */
-void
-verify_hash_key(const char *key, size_t len, uint8 *hash)
+/*
+ * The hash to store for a new key and the name of its scheme: HMAC-SHA-256
+ * keyed with apikey.pepper when one is set, SHA-256 of the key otherwise.
+ */
+const char *
+verify_hash_for_new_key(const char *key, size_t len, uint8 *hash)
 {
+	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
+	{
+		hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash);
+		return "hmac-sha256";
+	}
 	hashing_sha256(key, len, hash);
+	return "sha256";
+}
+
+/*
+ * Finds the stored row of a well-formed key, trying each scheme a key may
+ * have been stored with: HMAC with the current pepper, HMAC with the
+ * previous pepper (while peppers rotate), then plain SHA-256.
+ */
+bool
+verify_lookup(const char *key, size_t len, KeyRow *row)
+{
+	uint8		hash[HASHING_SHA256_LEN];
+	bool		found = false;
+
+	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
+	{
+		hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash);
+		found = keystore_lookup_by_hash(hash, row);
+	}
+	if (!found && apikey_previous_pepper != NULL && apikey_previous_pepper[0] != '\0')
+	{
+		hashing_hmac_sha256(apikey_previous_pepper, strlen(apikey_previous_pepper), key, len, hash);
+		found = keystore_lookup_by_hash(hash, row);
+	}
+	if (!found)
+	{
+		hashing_sha256(key, len, hash);
+		found = keystore_lookup_by_hash(hash, row);
+	}
+	explicit_bzero(hash, sizeof(hash));
+	return found;
 }
 
 /*
@@ -79,7 +120,6 @@ static void
 verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *result)
 {
 	KeyfmtParsed parsed;
-	uint8		hash[HASHING_SHA256_LEN];
 
 	memset(result, 0, sizeof(*result));
 	if (key_null || len == 0)
@@ -92,13 +132,17 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		result->status = VS_MALFORMED;
 		return;
 	}
-	verify_hash_key(key, len, hash);
-	if (!keystore_lookup_by_hash(hash, &result->row))
+	if (!verify_lookup(key, len, &result->row))
 	{
 		result->status = VS_UNKNOWN;
 		return;
 	}
 	result->status = verify_row_status(&result->row, &result->user);
-	if (result->status == VS_VALID)
-		lastused_record(&result->row);
+	if (result->status != VS_VALID)
+		return;
+	if (permissions_bound())
+		result->permissions =
+			permissions_for_key(permissions_of_role(result->user.role),
+								result->row.scopes_null ? NULL : DatumGetArrayTypeP(result->row.scopes));
+	lastused_record(&result->row);
 }
