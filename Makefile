@@ -18,6 +18,7 @@ OBJS = \
 	src/binding.o \
 	src/keystore.o \
 	src/verify.o \
+	src/verify_cache.o \
 	src/permissions.o \
 	src/lastused.o \
 	src/lastused_worker.o \

@@ -99,6 +99,39 @@ CREATE TRIGGER keys_audit AFTER UPDATE OF revoked_at, enabled, expires_at ON api
 	FOR EACH ROW EXECUTE FUNCTION apikey.keys_audit();
 
 -------------------------------------------------------------------------------
+-- Verification cache: each backend remembers keys it verified; every change
+-- that could alter an answer empties every backend's cache (see
+-- src/verify_cache.c).  apikey_bind_users/roles/permissions install the same
+-- trigger on the application's tables.
+-------------------------------------------------------------------------------
+CREATE FUNCTION apikey.cache_invalidate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'apikey_cache_invalidate'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION apikey.cache_invalidate() FROM PUBLIC;
+
+CREATE TRIGGER keys_cache_invalidate
+	AFTER UPDATE OF revoked_at, enabled, expires_at, scopes, metadata, environment, name
+	OR DELETE OR TRUNCATE ON apikey.keys
+	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+
+-- the user table bound under 1.0 gets its trigger now
+DO $bound$
+DECLARE
+	b record;
+BEGIN
+	SELECT * INTO b FROM apikey.user_binding;
+	IF FOUND AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', b.table_schema, b.table_name)) IS NOT NULL THEN
+		EXECUTE pg_catalog.format(
+			'CREATE TRIGGER apikey_users_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I'
+			' FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate()',
+			b.table_schema, b.table_name);
+		EXECUTE pg_catalog.format('ALTER TRIGGER apikey_users_cache ON %I.%I DEPENDS ON EXTENSION apikey',
+			b.table_schema, b.table_name);
+	END IF;
+END
+$bound$;
+
+-------------------------------------------------------------------------------
 -- New functions
 -------------------------------------------------------------------------------
 CREATE FUNCTION apikey_bind_roles(

@@ -110,6 +110,15 @@ _PG_init(void)
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("apikey.verify_cache_size",
+							"Keys a backend remembers between verifications (0 disables the cache).",
+							"Any change of a key, a user, a role or a permission empties every backend's cache.",
+							&apikey_verify_cache_size,
+							16384, 0, 1024 * 1024,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("apikey.pepper",
 							   "Secret key of the HMAC-SHA-256 that new keys are stored with (postgresql.conf only).",
 							   "Empty: new keys are stored as plain SHA-256.",
@@ -978,7 +987,8 @@ apikey_binding_changed(PG_FUNCTION_ARGS)
 		elog(ERROR, "apikey_binding_changed: not called by trigger manager");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	binding_invalidate();
-	return PointerGetDatum(NULL);
+	/* every binding change also empties the verification caches */
+	return apikey_cache_invalidate(fcinfo);
 }
 
 /*

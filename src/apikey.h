@@ -94,6 +94,10 @@ extern bool binding_lookup_user(const char *user_id, UserInfo *info);
 extern char *binding_canonical_user_id(const char *user_id);
 extern char *binding_canonical_tenant_id(const char *tenant_id);
 extern void binding_invalidate(void);
+extern bool binding_cacheable(void);
+extern bool binding_relid_has_trigger(Oid relid, const char *name);
+extern void binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
+										  const char *update_columns);
 
 /* keystore.c: access to apikey.keys */
 extern bool keystore_lookup_by_hash(const uint8 *hash, KeyRow *row);
@@ -134,8 +138,19 @@ extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
 extern bool verify_lookup(const char *key, size_t len, KeyRow *row);
 extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *hash);
 
+/* verify_cache.c: keys seen before, until an invalidation says otherwise */
+extern int	apikey_verify_cache_size;
+extern bool verify_cache_lookup(const uint8 *hash, KeyRow *row, UserInfo *user,
+								ArrayType **permissions);
+extern void verify_cache_store(const uint8 *hash, const KeyRow *row, const UserInfo *user,
+							   ArrayType *permissions);
+extern void verify_cache_touch(const uint8 *hash, TimestampTz used_at);
+extern void verify_cache_reset(void);
+extern Datum apikey_cache_invalidate(PG_FUNCTION_ARGS);
+
 /* permissions.c: roles and permissions from the application's tables */
 extern bool permissions_bound(void);
+extern bool permissions_cacheable(void);
 extern ArrayType *permissions_of_role(const char *role);
 extern ArrayType *permissions_for_key(ArrayType *user_perms, ArrayType *scopes);
 extern bool permissions_array_contains(ArrayType *arr, const char *s);
@@ -145,7 +160,7 @@ extern void permissions_bind_permissions(Oid relid, const char *role_column,
 
 /* lastused.c, lastused_worker.c: last-used tracking */
 extern int	apikey_last_used_flush_interval;
-extern void lastused_record(const KeyRow *row);
+extern bool lastused_record(const KeyRow *row);
 extern int	lastused_flush_database(void);
 extern void lastused_register_launcher(void);
 

@@ -22,6 +22,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -46,6 +47,7 @@ typedef struct BindingCache
 	bool		valid;			/* the fields below reflect the binding */
 	bool		bound;			/* apikey.user_binding has a row */
 	bool		usable;			/* the table and its columns exist as bound */
+	bool		cache_trigger;	/* the table has the verification cache trigger */
 	Oid			binding_relid;	/* apikey.user_binding */
 	Oid			relid;			/* the user table */
 	AttrNumber	id_att;
@@ -78,7 +80,10 @@ binding_relcache_callback(Datum arg, Oid relid)
 	if (!cache.valid)
 		return;
 	if (relid == InvalidOid || relid == cache.relid || relid == cache.binding_relid)
+	{
 		cache.valid = false;
+		verify_cache_reset();
+	}
 }
 
 /* Forgets everything this backend resolved about the binding. */
@@ -161,6 +166,37 @@ binding_text_acceptable(Oid typid, const char *s)
 			/* text and varchar take anything (typmod -1: no length check) */
 			return true;
 	}
+}
+
+/* True when the open relation rel has a trigger of that name. */
+static bool
+binding_rel_has_trigger(Relation rel, const char *name)
+{
+	int			i;
+
+	if (rel->trigdesc == NULL)
+		return false;
+	for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		if (strcmp(rel->trigdesc->triggers[i].tgname, name) == 0)
+			return true;
+	return false;
+}
+
+/* True when the relation relid exists and has a trigger of that name. */
+bool
+binding_relid_has_trigger(Oid relid, const char *name)
+{
+	Relation	rel;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	found = binding_rel_has_trigger(rel, name);
+	relation_close(rel, AccessShareLock);
+	return found;
 }
 
 /* Finds a valid btree index whose first key column is attnum, preferring unique ones. */
@@ -313,9 +349,10 @@ binding_load_internal(void)
 	cache.relid = relid;
 
 	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		goto done;
 
+	cache.cache_trigger = binding_rel_has_trigger(rel, "apikey_users_cache");
 	cache.id_att = binding_attnum(rel, id_col, &cache.id_type);
 	cache.tenant_att = binding_attnum(rel, tenant_col, &cache.tenant_type);
 	cache.role_att = binding_attnum(rel, role_col, &role_type);
@@ -368,6 +405,18 @@ binding_ensure(void)
 {
 	if (!cache.valid)
 		binding_load();
+}
+
+/*
+ * True when what verification reads of the user table may be cached: the
+ * table carries the trigger that invalidates caches (a table dropped and
+ * recreated under the bound name does not, until bound again).
+ */
+bool
+binding_cacheable(void)
+{
+	binding_ensure();
+	return !cache.bound || (cache.usable && cache.cache_trigger);
 }
 
 /* True when apikey_bind_users() has been called in this database. */
@@ -487,6 +536,51 @@ binding_check_id_type(Relation rel, const char *column, Oid typid)
 }
 
 /*
+ * Installs (replacing) the statement trigger that empties every backend's
+ * verification cache when relid changes, and removes it from old_relid.
+ * update_columns limits the UPDATEs that fire it (NULL: every UPDATE).  The
+ * trigger depends on the extension, so DROP EXTENSION removes it.  Runs
+ * inside the caller's SPI connection.
+ */
+void
+binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
+							  const char *update_columns)
+{
+	StringInfoData sql;
+	const char *qtrig = quote_identifier(trigname);
+	Oid			rels[2] = {old_relid, relid};
+	int			i;
+
+	/* off the table bound before, and off this one (a rebind replaces it) */
+	for (i = 0; i < 2; i++)
+	{
+		if (!binding_relid_has_trigger(rels[i], trigname))
+			continue;
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "DROP TRIGGER %s ON %s", qtrig,
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rels[i])),
+													get_rel_name(rels[i])));
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not drop trigger %s", trigname);
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TRIGGER %s AFTER INSERT OR UPDATE%s%s OR DELETE OR TRUNCATE ON %s"
+					 " FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate()",
+					 qtrig, update_columns ? " OF " : "", update_columns ? update_columns : "",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create trigger %s", trigname);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TRIGGER %s ON %s DEPENDS ON EXTENSION apikey", qtrig,
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not mark trigger %s", trigname);
+}
+
+/*
  * apikey_bind_users(): validates the table and columns and records them in
  * apikey.user_binding (replacing any previous binding).
  */
@@ -504,12 +598,13 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
+	Oid			old_relid;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW)
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Users are read through the table's own index; views and partitioned tables are not supported.")));
+				 errdetail("Users are read through the table's own index; views, materialized views and partitioned tables are not supported.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -538,6 +633,10 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 				 errdetail("Every verification will scan the whole user table."),
 				 errhint("Create one: CREATE UNIQUE INDEX ON %s (%s).",
 						 RelationGetRelationName(rel), quote_identifier(id_column))));
+
+	/* the table bound until now, to move the cache trigger off it */
+	binding_ensure();
+	old_relid = cache.bound ? cache.relid : InvalidOid;
 
 	schema = get_namespace_name(RelationGetNamespace(rel));
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
@@ -568,6 +667,16 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 								6, argtypes, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record the user binding: SPI result %d", ret);
+	{
+		StringInfoData cols;
+
+		initStringInfo(&cols);
+		appendStringInfo(&cols, "%s, %s, %s", quote_identifier(id_column),
+						 quote_identifier(tenant_column), quote_identifier(role_column));
+		if (active_column != NULL)
+			appendStringInfo(&cols, ", %s", quote_identifier(active_column));
+		binding_install_cache_trigger(relid, old_relid, "apikey_users_cache", cols.data);
+	}
 	SPI_finish();
 	binding_invalidate();
 }

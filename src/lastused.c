@@ -155,26 +155,29 @@ lastused_note_shared(int64 id, TimestampTz now)
 		stats_add(CTR_LAST_USED_DROPPED, 1);
 }
 
-/* Records that row's key was just used successfully. */
-void
+/*
+ * Records that row's key was just used successfully.  Returns true when
+ * this call wrote last_used_at itself (the fallback without preloading).
+ */
+bool
 lastused_record(const KeyRow *row)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (apikey_shared != NULL)
 	{
-		if (lastused_recently_noted(row->id, now))
-			return;
-		lastused_note_shared(row->id, now);
-		return;
+		if (!lastused_recently_noted(row->id, now))
+			lastused_note_shared(row->id, now);
+		return false;
 	}
 
 	if (!row->last_used_null &&
 		row->last_used_at > now - (int64) apikey_last_used_interval * USECS_PER_SEC)
-		return;
+		return false;
 	if (!lastused_can_write())
-		return;
+		return false;
 	lastused_write_now(row->id, now);
+	return true;
 }
 
 /*

@@ -42,6 +42,9 @@ typedef struct PermissionsCache
 	Oid			role_binding_relid;
 	Oid			permission_binding_relid;
 	SPIPlanPtr	plan;			/* role text -> text[] of permissions */
+	bool		cacheable;		/* the bound tables carry the cache trigger */
+	Oid			roles_relid;
+	Oid			grants_relid;
 } PermissionsCache;
 
 static PermissionsCache cache;
@@ -52,8 +55,12 @@ static void
 permissions_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cache.role_binding_relid ||
-		relid == cache.permission_binding_relid)
+		relid == cache.permission_binding_relid || relid == cache.roles_relid ||
+		relid == cache.grants_relid)
+	{
 		cache.valid = false;
+		verify_cache_reset();
+	}
 }
 
 /* Reads one binding row as text columns (via SPI); false when unbound. */
@@ -109,6 +116,19 @@ permissions_load(void)
 	cache.bound = permissions_read_binding(PERMISSION_BINDING_TABLE, 2, grants);
 	roles_bound = cache.bound && permissions_read_binding(ROLE_BINDING_TABLE, 2, roles);
 
+	cache.cacheable = true;
+	if (cache.bound)
+	{
+		cache.grants_relid = get_relname_relid(grants[1], get_namespace_oid(grants[0], true));
+		cache.cacheable = binding_relid_has_trigger(cache.grants_relid, "apikey_permissions_cache");
+	}
+	if (roles_bound)
+	{
+		cache.roles_relid = get_relname_relid(roles[1], get_namespace_oid(roles[0], true));
+		cache.cacheable = cache.cacheable &&
+			binding_relid_has_trigger(cache.roles_relid, "apikey_roles_cache");
+	}
+
 	if (cache.bound)
 	{
 		const char *g = quote_qualified_identifier(grants[0], grants[1]);
@@ -155,6 +175,14 @@ permissions_load(void)
 	}
 	SPI_finish();
 	cache.valid = true;
+}
+
+/* True when the permissions read at verify time may be cached (see verify_cache.c). */
+bool
+permissions_cacheable(void)
+{
+	(void) permissions_bound();
+	return cache.cacheable;
 }
 
 /* True when a permission table is bound in this database. */
@@ -292,11 +320,11 @@ permissions_check_table(Oid relid, const char *col1, const char *col2, char **sc
 	const char *cols[2] = {col1, col2};
 	int			i;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_MATVIEW &&
-		rel->rd_rel->relkind != RELKIND_VIEW && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table or view", RelationGetRelationName(rel))));
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("A trigger on the table keeps verification caches fresh; views cannot have one.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -315,11 +343,15 @@ permissions_check_table(Oid relid, const char *col1, const char *col2, char **sc
 }
 
 /* Records a role or permission binding (replacing the previous one). */
+static Oid	permissions_bound_relid(const char *table);
+
 static void
 permissions_store(const char *table, const char *col1name, const char *col2name,
-				  const char *schema, const char *relname, const char *col1, const char *col2)
+				  Oid relid, const char *schema, const char *relname,
+				  const char *col1, const char *col2, const char *trigname)
 {
 	StringInfoData sql;
+	Oid			old_relid = permissions_bound_relid(table);
 	Oid			argtypes[4] = {NAMEOID, NAMEOID, NAMEOID, NAMEOID};
 	Datum		values[4];
 
@@ -340,8 +372,34 @@ permissions_store(const char *table, const char *col1name, const char *col2name,
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(sql.data, 4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the binding");
+	binding_install_cache_trigger(relid, old_relid, trigname, NULL);
 	SPI_finish();
 	cache.valid = false;
+}
+
+/* The table currently recorded in apikey.<table> (a binding), or InvalidOid. */
+static Oid
+permissions_bound_relid(const char *table)
+{
+	StringInfoData sql;
+	Oid			relid = InvalidOid;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', table_schema, table_name))::pg_catalog.oid"
+					 " FROM apikey.%s", table);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql.data, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			relid = DatumGetObjectId(d);
+	}
+	SPI_finish();
+	return relid;
 }
 
 /* apikey_bind_roles(): where role names and their parents live. */
@@ -353,7 +411,7 @@ permissions_bind_roles(Oid relid, const char *name_column, const char *parent_co
 
 	permissions_check_table(relid, name_column, parent_column, &schema, &table);
 	permissions_store(ROLE_BINDING_TABLE, "name_column", "parent_column",
-					  schema, table, name_column, parent_column);
+					  relid, schema, table, name_column, parent_column, "apikey_roles_cache");
 }
 
 /* apikey_bind_permissions(): where the permissions of each role live. */
@@ -365,5 +423,5 @@ permissions_bind_permissions(Oid relid, const char *role_column, const char *per
 
 	permissions_check_table(relid, role_column, permission_column, &schema, &table);
 	permissions_store(PERMISSION_BINDING_TABLE, "role_column", "permission_column",
-					  schema, table, role_column, permission_column);
+					  relid, schema, table, role_column, permission_column, "apikey_permissions_cache");
 }

@@ -86,25 +86,37 @@ verify_lookup(const char *key, size_t len, KeyRow *row)
 	return found;
 }
 
-/*
- * The status of a stored key, by the contract's precedence.  Reads the
- * key's user only when the key itself is usable; fills user then.
- */
-VerifyStatus
-verify_row_status(KeyRow *row, UserInfo *user)
+/* The status of a stored key and its user as read, by the contract's precedence. */
+static VerifyStatus
+verify_decide(const KeyRow *row, const UserInfo *user)
 {
-	memset(user, 0, sizeof(*user));
 	if (row->revoked)
 		return VS_REVOKED;
 	if (!row->enabled)
 		return VS_DISABLED;
 	if (!row->expires_null && row->expires_at <= GetCurrentStatementStartTimestamp())
 		return VS_EXPIRED;
-	if (!binding_lookup_user(row->user_id, user) ||
-		!user->found || !user->active ||
+	if (!user->found || !user->active ||
 		user->tenant_id == NULL || strcmp(user->tenant_id, row->tenant_id) != 0)
 		return VS_USER_INACTIVE;
 	return VS_VALID;
+}
+
+/*
+ * The status of a stored key, reading its user only when the key itself is
+ * usable (used by apikey_list); fills user then.
+ */
+VerifyStatus
+verify_row_status(KeyRow *row, UserInfo *user)
+{
+	VerifyStatus status;
+
+	memset(user, 0, sizeof(*user));
+	status = verify_decide(row, user);
+	if (status != VS_USER_INACTIVE)
+		return status;
+	(void) binding_lookup_user(row->user_id, user);
+	return verify_decide(row, user);
 }
 
 /* Verifies a key (len bytes, may hold anything) into result, and counts it. */
@@ -115,11 +127,17 @@ verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
 	stats_add((ApikeyCounter) result->status, 1);
 }
 
-/* Does the work of verify_key(). */
+/*
+ * Does the work of verify_key(): shape and checksum, then the cache of keys
+ * seen before (verify_cache.c), else the tables: the key's row, its user,
+ * and the user's role permissions, all remembered for next time.
+ */
 static void
 verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *result)
 {
 	KeyfmtParsed parsed;
+	uint8		sha[HASHING_SHA256_LEN];
+	ArrayType  *role_perms = NULL;
 
 	memset(result, 0, sizeof(*result));
 	if (key_null || len == 0)
@@ -132,17 +150,28 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		result->status = VS_MALFORMED;
 		return;
 	}
-	if (!verify_lookup(key, len, &result->row))
+
+	hashing_sha256(key, len, sha);
+	if (!verify_cache_lookup(sha, &result->row, &result->user, &role_perms))
 	{
-		result->status = VS_UNKNOWN;
-		return;
+		if (!verify_lookup(key, len, &result->row))
+		{
+			result->status = VS_UNKNOWN;
+			return;
+		}
+		(void) binding_lookup_user(result->row.user_id, &result->user);
+		if (result->user.found && permissions_bound())
+			role_perms = permissions_of_role(result->user.role);
+		verify_cache_store(sha, &result->row, &result->user, role_perms);
 	}
-	result->status = verify_row_status(&result->row, &result->user);
+
+	result->status = verify_decide(&result->row, &result->user);
 	if (result->status != VS_VALID)
 		return;
-	if (permissions_bound())
+	if (role_perms != NULL)
 		result->permissions =
-			permissions_for_key(permissions_of_role(result->user.role),
+			permissions_for_key(role_perms,
 								result->row.scopes_null ? NULL : DatumGetArrayTypeP(result->row.scopes));
-	lastused_record(&result->row);
+	if (lastused_record(&result->row))
+		verify_cache_touch(sha, GetCurrentTimestamp());
 }
