@@ -26,6 +26,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -550,6 +551,14 @@ binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
 	const char *qtrig = quote_identifier(trigname);
 	Oid			rels[2] = {old_relid, relid};
 	int			i;
+	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, false);
+
+	/* before ALTER EXTENSION apikey UPDATE to 1.1 there is no cache (nor trigger function) */
+	if (!OidIsValid(GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+									CStringGetDatum("cache_invalidate"),
+									PointerGetDatum(buildoidvector(NULL, 0)),
+									ObjectIdGetDatum(nsp))))
+		return;
 
 	/* off the table bound before, and off this one (a rebind replaces it) */
 	for (i = 0; i < 2; i++)
