@@ -28,11 +28,11 @@ OBJS = \
 DATA = $(wildcard sql/apikey--*.sql)
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults)
-REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade
+REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent
+ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

@@ -314,15 +314,19 @@ INSERT INTO leak_calls VALUES
 	(7, $$SELECT apikey_enable((SELECT id FROM apikey.keys WHERE key_hash = sha256(convert_to($1, 'UTF8'))))$$),
 	(8, $$SELECT * FROM apikey_rotate((SELECT id FROM apikey.keys WHERE key_hash = sha256(convert_to($1, 'UTF8'))))$$);
 -- in order: the real key is revoked by call 1, so later calls see a revoked key
+CREATE TABLE leak_results AS
 SELECT c.ord AS call, k.ord AS key, k.label, e.sqlstate, e.message, e.shows_key
-  FROM leak_calls c CROSS JOIN leak_keys k CROSS JOIN LATERAL error_shows(c.call, k.k) e
- ORDER BY c.ord, k.ord;
+  FROM leak_calls c CROSS JOIN leak_keys k CROSS JOIN LATERAL error_shows(c.call, k.k) e;
+SELECT call, key, label, sqlstate, rpad(message, 36) AS message, shows_key
+  FROM leak_results ORDER BY call, key;
+-- errors that show a key (expected: none)
+SELECT call, key, label, sqlstate, message FROM leak_results WHERE shows_key ORDER BY call, key;
 -- the real key was revoked by the first call, and nothing else changed
 SELECT status FROM apikey_verify(:'rk_key');
 SELECT count(*) AS revoked_in_tenant_bad FROM apikey.keys WHERE tenant_id = 'bad' AND revoked_at IS NOT NULL;
 
 -- Clean up
-DROP TABLE bad_keys, good_names, good_made, leak_keys, leak_calls;
+DROP TABLE bad_keys, good_names, good_made, leak_keys, leak_calls, leak_results;
 DROP FUNCTION verify_outcome(text, text), error_shows(text, text);
 SELECT apikey_bind_users('users', active_column => 'active');
 DROP TABLE bad_users;

@@ -23,7 +23,8 @@ SELECT (SELECT count(*) FROM apikey.role_binding) AS role_bindings,
 -- The application's users, roles (name, parent) and grants (role, permission)
 CREATE TABLE perm_users (id integer PRIMARY KEY, tenant_id text NOT NULL, role text,
                          active boolean NOT NULL DEFAULT true);
-CREATE TABLE perm_roles (name text PRIMARY KEY, parent text);
+-- (a role may have several parents: nothing makes name unique)
+CREATE TABLE perm_roles (name text NOT NULL, parent text);
 CREATE TABLE perm_grants (role text NOT NULL, permission text NOT NULL);
 SELECT apikey_bind_users('perm_users', active_column => 'active');
 
@@ -128,6 +129,18 @@ SELECT v.status, cardinality(v.permissions) AS n, v.permissions[1] AS first, v.p
 UPDATE perm_roles SET parent = 'deep100' WHERE name = 'deep1';
 SELECT v.status, cardinality(v.permissions) AS n
   FROM perm_keys k, LATERAL apikey_verify(k.key) v WHERE k.user_id = 11;
+-- a role with several parents: each parent's line is inherited; twelve roles
+-- that are all each other's parents (132 rows, cycles everywhere) answer at once
+INSERT INTO perm_roles SELECT 'mp' || a, 'mp' || b
+  FROM generate_series(1, 12) a, generate_series(1, 12) b WHERE a <> b;
+INSERT INTO perm_grants SELECT 'mp' || i, 'mp:' || lpad(i::text, 2, '0') FROM generate_series(1, 12) i;
+UPDATE perm_users SET role = 'mp1' WHERE id = 11;
+BEGIN;
+SET LOCAL statement_timeout = '5s';
+SELECT v.status, cardinality(v.permissions) AS n, v.permissions[1] AS first, v.permissions[12] AS last
+  FROM perm_keys k, LATERAL apikey_verify(k.key) v WHERE k.user_id = 11;
+COMMIT;
+DELETE FROM perm_roles WHERE name LIKE 'mp%';
 UPDATE perm_users SET role = 'empty' WHERE id = 11;
 
 -- Changes of the application's tables take effect at the next verify

@@ -97,6 +97,7 @@ WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey_bind_permissions(regclass,name,name)', false, false),
 	('apikey.keys_guard()', false, false),
 	('apikey.keys_audit()', false, false),
+	('apikey.cache_invalidate()', false, false),
 	('apikey.binding_changed()', false, false)),
 actual AS (
 	SELECT p.oid::regprocedure::text AS fn,

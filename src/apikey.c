@@ -23,7 +23,7 @@
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "tcop/utility.h"
-#include "utils/jsonb.h"
+#include "common/jsonapi.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -728,30 +728,77 @@ apikey_verify_header(PG_FUNCTION_ARGS)
 	return return_verify_row(fcinfo, &r);
 }
 
+/* Where the JSON walk of request.headers stands */
+typedef struct HeaderWalk
+{
+	int			depth;			/* nesting depth: 1 inside the top-level object */
+	bool		want;			/* the current top-level field is "authorization" */
+	char	   *value;			/* its string value, once seen */
+} HeaderWalk;
+
+/* JSON walk: entering an object or array. */
+static void
+walk_enter(void *state)
+{
+	((HeaderWalk *) state)->depth++;
+}
+
+/* JSON walk: leaving an object or array. */
+static void
+walk_leave(void *state)
+{
+	((HeaderWalk *) state)->depth--;
+}
+
+/* JSON walk: a field name; only a top-level "authorization" is wanted. */
+static void
+walk_field(void *state, char *fname, bool isnull)
+{
+	HeaderWalk *w = (HeaderWalk *) state;
+
+	w->want = (w->depth == 1 && fname != NULL && strcmp(fname, "authorization") == 0);
+}
+
+/* JSON walk: a scalar; kept when it is the wanted field's string value. */
+static void
+walk_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	HeaderWalk *w = (HeaderWalk *) state;
+
+	if (w->want && w->depth == 1 && tokentype == JSON_TOKEN_STRING)
+		w->value = token;
+	w->want = false;
+}
+
 /*
  * The Authorization header from PostgREST's request.headers setting (a JSON
- * object with lower-cased header names), or NULL.
+ * object with lower-cased header names), or NULL.  The JSON is walked with
+ * the parser that reports errors instead of raising them: the setting holds
+ * the key, and a parse error's context would print it.
  */
 static text *
 postgrest_authorization(void)
 {
 	const char *headers = GetConfigOption("request.headers", true, false);
-	Jsonb	   *jb;
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	HeaderWalk	walk;
 
 	if (headers == NULL || headers[0] == '\0')
 		return NULL;
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(headers)));
-	if (!JB_ROOT_IS_OBJECT(jb))
+	memset(&walk, 0, sizeof(walk));
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &walk;
+	sem.object_start = walk_enter;
+	sem.object_end = walk_leave;
+	sem.array_start = walk_enter;
+	sem.array_end = walk_leave;
+	sem.object_field_start = walk_field;
+	sem.scalar = walk_scalar;
+	lex = makeJsonLexContextCstringLen(pstrdup(headers), strlen(headers), GetDatabaseEncoding(), true);
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || walk.value == NULL)
 		return NULL;
-	k.type = jbvString;
-	k.val.string.val = "authorization";
-	k.val.string.len = strlen("authorization");
-	v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+	return cstring_to_text(walk.value);
 }
 
 /*

@@ -19,8 +19,9 @@
  * not be delivered goes back into shared memory (the latest use of a key
  * wins; what does not fit is dropped and counted) and the next attempts back
  * off exponentially up to SHIP_MAX_BACKOFF_MS.  One LOG line marks the start
- * of a failure streak and one its end.  Notes hold ids and times only: no key
- * and no hash ever reach a log line.
+ * of a failure streak (and another whenever its reason changes), one its
+ * end.  Notes hold ids and times only: no key and no hash ever reach a log
+ * line.
  *
  * Notes in shared memory are lost if the standby crashes or restarts before
  * they reach the primary.
@@ -76,6 +77,7 @@ static int	name_cache_used = 0;
 static int	name_cache_next = 0;	/* slot replaced when the cache is full */
 
 static int	failure_streak = 0;
+static char last_failure[256];	/* message last logged in this streak */
 static TimestampTz next_attempt = 0;
 static bool no_conninfo_logged = false;
 static MemoryContext ship_context = NULL;
@@ -143,7 +145,8 @@ ship_remaining_ms(TimestampTz deadline)
 /*
  * Waits until the connection's socket is ready for io (WL_SOCKET_*), the
  * latch is set, or the deadline passes.  Returns the WaitLatchOrSocket
- * events, 0 on timeout.  Exits with the postmaster.
+ * events, 0 on timeout (or when the connection has no socket any more).
+ * Exits with the postmaster.
  */
 static int
 ship_wait(int io, TimestampTz deadline)
@@ -151,7 +154,7 @@ ship_wait(int io, TimestampTz deadline)
 	long		timeout = ship_remaining_ms(deadline);
 	int			rc;
 
-	if (timeout <= 0)
+	if (timeout <= 0 || PQsocket(ship_conn) == PGINVALID_SOCKET)
 		return 0;
 	rc = WaitLatchOrSocket(MyLatch,
 						   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
@@ -218,7 +221,7 @@ ship_connect(const char *conninfo, const char *dbname, char **err)
 		rc = ship_wait(io, deadline);
 		if (rc == 0)
 		{
-			*err = psprintf("connection timed out after %d ms", SHIP_TIMEOUT_MS);
+			*err = psprintf("no connection within %d ms", SHIP_TIMEOUT_MS);
 			ship_disconnect();
 			return false;
 		}
@@ -278,7 +281,7 @@ ship_exec(const char *sql, int nparams, const char *const *params,
 		rc = ship_wait(WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE, deadline);
 		if (rc == 0)
 		{
-			*err = psprintf("query timed out after %d ms", SHIP_TIMEOUT_MS);
+			*err = psprintf("no answer within %d ms", SHIP_TIMEOUT_MS);
 			return NULL;
 		}
 		if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(ship_conn))
@@ -297,7 +300,7 @@ ship_exec(const char *sql, int nparams, const char *const *params,
 
 			if (rc == 0)
 			{
-				*err = psprintf("query timed out after %d ms", SHIP_TIMEOUT_MS);
+				*err = psprintf("no answer within %d ms", SHIP_TIMEOUT_MS);
 				if (last)
 					PQclear(last);
 				return NULL;
@@ -636,11 +639,13 @@ ship_round_done(bool failed, const char *err, int delivered, int pending)
 		int			shift = Min(failure_streak, 6);
 		int			backoff = Min(SHIP_MIN_BACKOFF_MS << shift, SHIP_MAX_BACKOFF_MS);
 
-		if (failure_streak == 0)
+		/* one line per streak, and one more whenever the reason changes */
+		if (failure_streak == 0 || strncmp(last_failure, err, sizeof(last_failure) - 1) != 0)
 			ereport(LOG,
 					(errmsg("apikey: could not send last-used records to the primary: %s", err),
 					 errdetail("%d records wait in shared memory; retrying with backoff up to %d s.",
 							   pending, SHIP_MAX_BACKOFF_MS / 1000)));
+		strlcpy(last_failure, err, sizeof(last_failure));
 		failure_streak++;
 		next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff);
 		return;
@@ -707,7 +712,6 @@ ship_round(const char *conninfo)
 			ship_drop(dboid, j - i, "the primary has no such database");
 			continue;
 		}
-		pgstat_report_activity(STATE_RUNNING, "apikey: sending last_used_at to the primary");
 		switch (ship_database(conninfo, dboid, datname, notes + i, j - i, &dberr))
 		{
 			case SHIP_OK:
@@ -730,7 +734,6 @@ ship_round(const char *conninfo)
 				break;
 		}
 	}
-	pgstat_report_activity(STATE_IDLE, NULL);
 	if (delivered > 0)
 		stats_add(CTR_LAST_USED_WRITTEN, delivered);
 	ship_round_done(failed, err, delivered, undelivered);

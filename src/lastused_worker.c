@@ -250,6 +250,9 @@ flush_in_transaction(Oid dboid)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a key row held by a long transaction must not stall every later flush */
+	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());

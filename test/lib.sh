@@ -69,6 +69,7 @@ APIKEY_BASE_PKGS=(
     "postgresql-$APIKEY_PG_MAJOR"            # initdb, postgres, pgcrypto
     "postgresql-server-dev-$APIKEY_PG_MAJOR" # pg_config, PGXS, pg_regress, pg_isolation_regress, TAP modules
     libipc-run-perl                          # PostgreSQL::Test::Cluster
+    pgbouncer                                # test/suites/pgbouncer.sh (pgbench comes with postgresql-15)
     perl                                     # prove
     zlib1g-dev
     make
