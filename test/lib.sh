@@ -71,6 +71,7 @@ APIKEY_BASE_PKGS=(
     libipc-run-perl                          # PostgreSQL::Test::Cluster
     pgbouncer                                # test/suites/pgbouncer.sh (pgbench comes with postgresql-15)
     perl                                     # prove
+    python3-psycopg                          # test/t/030: bound parameters through a real driver
     zlib1g-dev
     make
     gcc
