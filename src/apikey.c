@@ -479,6 +479,22 @@ required_id(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * Starts a change of one key by id: refuses read-only transactions, reads
+ * the id argument, and locks the key (tenant guard in argument tenant_argno,
+ * actor check).  Returns the id.
+ */
+static int64
+begin_key_change(FunctionCallInfo fcinfo, const char *fname, int tenant_argno, KeyRow *row)
+{
+	int64		id;
+
+	require_writable(fname);
+	id = required_id(fcinfo, 0);
+	lock_key(fcinfo, tenant_argno, id, row);
+	return id;
+}
+
+/*
  * SQL function: apikey_bind_users(users regclass, id_column name,
  * tenant_column name, role_column name, active_column name) returns void
  */
@@ -853,9 +869,7 @@ apikey_revoke_id(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	require_writable("apikey_revoke()");
-	id = required_id(fcinfo, 0);
-	lock_key(fcinfo, 2, id, &row);
+	id = begin_key_change(fcinfo, "apikey_revoke()", 2, &row);
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_revoke(id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
@@ -905,9 +919,7 @@ apikey_disable(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	require_writable("apikey_disable()");
-	id = required_id(fcinfo, 0);
-	lock_key(fcinfo, 1, id, &row);
+	id = begin_key_change(fcinfo, "apikey_disable()", 1, &row);
 	if (row.revoked || !row.enabled)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_set_enabled(id, false));
@@ -921,9 +933,7 @@ apikey_enable(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	require_writable("apikey_enable()");
-	id = required_id(fcinfo, 0);
-	lock_key(fcinfo, 1, id, &row);
+	id = begin_key_change(fcinfo, "apikey_enable()", 1, &row);
 	if (row.revoked)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
