@@ -113,6 +113,8 @@ CREATE TRIGGER keys_cache_invalidate
 	AFTER UPDATE OF revoked_at, enabled, expires_at, scopes, metadata, environment, name
 	OR DELETE OR TRUNCATE ON apikey.keys
 	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+-- also under session_replication_role = replica (logical replication, restores)
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate;
 
 -- the user table bound under 1.0 gets its trigger now
 DO $bound$
@@ -126,6 +128,8 @@ BEGIN
 			' FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate()',
 			b.table_schema, b.table_name);
 		EXECUTE pg_catalog.format('ALTER TRIGGER apikey_users_cache ON %I.%I DEPENDS ON EXTENSION apikey',
+			b.table_schema, b.table_name);
+		EXECUTE pg_catalog.format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER apikey_users_cache',
 			b.table_schema, b.table_name);
 	END IF;
 END

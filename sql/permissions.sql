@@ -170,6 +170,42 @@ SELECT v.role, v.permissions FROM perm_keys k, LATERAL apikey_verify(k.key) v WH
 SET statement_timeout = '30s';
 SELECT v.role, v.permissions FROM perm_keys k, LATERAL apikey_verify(k.key) v WHERE k.user_id = 5;
 
+-- Changes committed by another session take effect at this session's next
+-- verify, and the other way round (a second session through dblink)
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
+SELECT dblink_connect('perm_other',
+                      format('host=%s port=%s dbname=%s user=%s',
+                             split_part(current_setting('unix_socket_directories'), ',', 1),
+                             current_setting('port'), current_database(), current_user)) AS connected;
+SELECT key AS k5 FROM perm_keys WHERE user_id = 5 \gset
+-- both sessions have verified the key
+SELECT v.permissions FROM apikey_verify(:'k5') v;
+SELECT * FROM dblink('perm_other', format('SELECT permissions FROM apikey_verify(%L)', :'k5')) AS t(permissions text[]);
+-- the other session removes a grant, re-parents a role and changes the user's role
+SELECT dblink_exec('perm_other', $$DELETE FROM perm_grants WHERE role = 'lvl5' AND permission = 'l5:write'$$);
+SELECT v.permissions FROM apikey_verify(:'k5') v;
+SELECT dblink_exec('perm_other', $$UPDATE perm_roles SET parent = NULL WHERE name = 'lvl4'$$);
+SELECT v.permissions FROM apikey_verify(:'k5') v;
+SELECT dblink_exec('perm_other', $$UPDATE perm_users SET role = 'lvl3' WHERE id = 5$$);
+SELECT v.role, v.permissions FROM apikey_verify(:'k5') v;
+-- this session undoes it all: the other session sees it at once
+UPDATE perm_users SET role = 'lvl5' WHERE id = 5;
+UPDATE perm_roles SET parent = 'lvl3' WHERE name = 'lvl4';
+SELECT * FROM dblink('perm_other', format('SELECT permissions FROM apikey_verify(%L)', :'k5')) AS t(permissions text[]);
+INSERT INTO perm_grants VALUES ('lvl5', 'l5:write');
+SELECT * FROM dblink('perm_other', format('SELECT permissions FROM apikey_verify(%L)', :'k5')) AS t(permissions text[]);
+-- a change not yet committed is not seen by the other session
+BEGIN;
+DELETE FROM perm_grants WHERE role = 'lvl2';
+SELECT v.permissions FROM apikey_verify(:'k5') v;
+SELECT * FROM dblink('perm_other', format('SELECT permissions FROM apikey_verify(%L)', :'k5')) AS t(permissions text[]);
+ROLLBACK;
+SELECT v.permissions FROM apikey_verify(:'k5') v;
+SELECT * FROM dblink('perm_other', format('SELECT permissions FROM apikey_verify(%L)', :'k5')) AS t(permissions text[]);
+SELECT dblink_disconnect('perm_other');
+
 -------------------------------------------------------------------------------
 -- 3. Scopes: intersected with the user's permissions; "*" means everything
 -------------------------------------------------------------------------------
@@ -421,4 +457,5 @@ SELECT count(*) AS same_binding
                                                              tenant_column, role_column)
  WHERE b.active_column IS NOT DISTINCT FROM s.active_column;
 DROP TABLE perm_saved_binding;
+DROP EXTENSION dblink;
 RESET statement_timeout;

@@ -85,7 +85,7 @@ _PG_init(void)
 							   check_namespace, NULL, NULL);
 
 	DefineCustomIntVariable("apikey.last_used_interval",
-							"Minimum time between two writes of last_used_at for one key.",
+							"Minimum time between two writes of last_used_at for one key: the most last_used_at lags real use.",
 							NULL,
 							&apikey_last_used_interval,
 							60, 1, 86400,
@@ -95,7 +95,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("apikey.last_used_flush_interval",
 							"How often the background worker writes last_used_at (preloaded only).",
-							"last_used_at lags real use by at most this plus one second.",
+							"A key's first use arrives within this plus one second; later uses move last_used_at at most once per apikey.last_used_interval.",
 							&apikey_last_used_flush_interval,
 							10000, 100, 60000,
 							PGC_SIGHUP,

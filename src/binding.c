@@ -587,6 +587,13 @@ binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
 												get_rel_name(relid)));
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not mark trigger %s", trigname);
+	/* it must fire under session_replication_role = replica too */
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)), qtrig);
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not enable trigger %s", trigname);
 }
 
 /*

@@ -5,7 +5,8 @@
  *	  expiry cap, last-used).
  *
  * Lookups read the heap through the unique indexes directly, with the
- * active snapshot: no SQL, no plan, no search_path.  Writes go through SPI
+ * latest snapshot (a revocation committed a moment ago is seen even inside
+ * an older statement or transaction): no SQL, no plan, no search_path.  Writes go through SPI
  * plans prepared once per backend, fully schema-qualified, and forced
  * generic so that no plan or log line ever contains a hash as a constant.
  * Nothing in this file knows the key itself.

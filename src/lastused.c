@@ -195,9 +195,10 @@ lastused_flush_database(void)
 				cap;
 	Datum	   *ids;
 	Datum	   *times;
-	Oid			argtypes[2] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		values[2];
+	Oid			argtypes[3] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8OID};
+	Datum		values[3];
 	int			ret;
+	int64		slack_us;
 
 	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	cap = Max(hash_get_num_entries(apikey_pending), 1);
@@ -222,11 +223,22 @@ lastused_flush_database(void)
 
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+
+	/*
+	 * A row whose last_used_at is recent enough is left alone: with a flush
+	 * every F and an interval I, a stored value is rewritten only when it is
+	 * older than I - F, so it lags real use by at most I and a key costs at
+	 * most one row version per I, however hot.
+	 */
+	slack_us = (int64) apikey_last_used_interval * USECS_PER_SEC -
+		(int64) apikey_last_used_flush_interval * 1000;
+	values[2] = Int64GetDatum(Max(slack_us, 0));
 	ret = SPI_execute_with_args("UPDATE apikey.keys k SET last_used_at = u.used_at"
 								" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, used_at)"
 								" WHERE k.id OPERATOR(pg_catalog.=) u.id"
-								" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) u.used_at)",
-								2, argtypes, values, NULL, false, 0);
+								" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<)"
+								" (u.used_at OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000000.0)))",
+								3, argtypes, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not write last_used_at: SPI result %d", ret);
 	return n;

