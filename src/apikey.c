@@ -748,8 +748,9 @@ apikey_verify_header(PG_FUNCTION_ARGS)
 typedef struct HeaderWalk
 {
 	int			depth;			/* nesting depth: 1 inside the top-level object */
-	bool		want;			/* the current top-level field is "authorization" */
-	char	   *value;			/* its string value, once seen */
+	int			want;			/* the current top-level field: 1 authorization, 2 x-api-key */
+	char	   *authorization;	/* string values, once seen */
+	char	   *x_api_key;
 } HeaderWalk;
 
 /* JSON walk: entering an object or array. */
@@ -766,13 +767,17 @@ walk_leave(void *state)
 	((HeaderWalk *) state)->depth--;
 }
 
-/* JSON walk: a field name; only a top-level "authorization" is wanted. */
+/* JSON walk: a field name; only top-level "authorization" and "x-api-key" are wanted. */
 static void
 walk_field(void *state, char *fname, bool isnull)
 {
 	HeaderWalk *w = (HeaderWalk *) state;
 
-	w->want = (w->depth == 1 && fname != NULL && strcmp(fname, "authorization") == 0);
+	w->want = 0;
+	if (w->depth == 1 && fname != NULL && strcmp(fname, "authorization") == 0)
+		w->want = 1;
+	else if (w->depth == 1 && fname != NULL && strcmp(fname, "x-api-key") == 0)
+		w->want = 2;
 }
 
 /* JSON walk: a scalar; kept when it is the wanted field's string value. */
@@ -781,16 +786,21 @@ walk_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	HeaderWalk *w = (HeaderWalk *) state;
 
-	if (w->want && w->depth == 1 && tokentype == JSON_TOKEN_STRING)
-		w->value = token;
-	w->want = false;
+	if (w->want == 1 && w->depth == 1 && tokentype == JSON_TOKEN_STRING)
+		w->authorization = token;
+	else if (w->want == 2 && w->depth == 1 && tokentype == JSON_TOKEN_STRING)
+		w->x_api_key = token;
+	w->want = 0;
 }
 
 /*
- * The Authorization header from PostgREST's request.headers setting (a JSON
- * object with lower-cased header names), or NULL.  The JSON is walked with
- * the parser that reports errors instead of raising them: the setting holds
- * the key, and a parse error's context would print it.
+ * The credential from PostgREST's request.headers setting (a JSON object
+ * with lower-cased header names): the Authorization header, else an
+ * X-API-Key header (PostgREST itself answers a non-JWT Bearer token when it
+ * has a JWT secret: a proxy can move the key to X-API-Key), as the value of
+ * an Authorization header ("Bearer <key>"); NULL when there is neither.  The
+ * JSON is walked with the parser that reports errors instead of raising
+ * them: the setting holds the key, and a parse error's context would print it.
  */
 static text *
 postgrest_authorization(void)
@@ -812,9 +822,13 @@ postgrest_authorization(void)
 	sem.object_field_start = walk_field;
 	sem.scalar = walk_scalar;
 	lex = makeJsonLexContextCstringLen(pstrdup(headers), strlen(headers), GetDatabaseEncoding(), true);
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || walk.value == NULL)
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
 		return NULL;
-	return cstring_to_text(walk.value);
+	if (walk.authorization != NULL)
+		return cstring_to_text(walk.authorization);
+	if (walk.x_api_key != NULL)
+		return cstring_to_text(psprintf("Bearer %s", walk.x_api_key));
+	return NULL;
 }
 
 /*
