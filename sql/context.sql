@@ -268,15 +268,20 @@ SELECT r.* FROM ctx_pre_request(json_build_object('authorization', 'bearer ' || 
 RESET ROLE;
 
 -------------------------------------------------------------------------------
--- 7. A fresh session, before anything has loaded the module: the application
---    role still cannot forge the context
+-- 7. A fresh session, before the application has called any apikey
+--    function: the application role still cannot forge the context.  Until
+--    a session loads the library PostgreSQL knows nothing of its settings,
+--    so a database whose policies read them loads it at session start (as
+--    the README says; shared_preload_libraries does the same cluster-wide)
 -------------------------------------------------------------------------------
+SELECT format('ALTER DATABASE %I SET session_preload_libraries = %L', current_database(), 'apikey') \gexec
 \c
 SET ROLE regress_apikey_ctx_app;
 SELECT expect_error($$SET apikey.tenant_id = 'south'$$) AS set_tenant;
 SELECT expect_error($$SELECT set_config('apikey.tenant_id', 'north', false)$$) AS set_config_tenant;
 SELECT count(*) AS visible_orders FROM ctx_orders;
 RESET ROLE;
+SELECT format('ALTER DATABASE %I RESET session_preload_libraries', current_database()) \gexec
 \c
 
 -------------------------------------------------------------------------------

@@ -183,8 +183,9 @@ lastused_record(const KeyRow *row)
 /*
  * Takes every pending note of this database out of shared memory and writes
  * them with one forward-only UPDATE (run by the flush worker, inside a
- * transaction, connected to SPI).  Returns the number of notes taken; the
- * caller counts them as dropped if the transaction fails.
+ * transaction, connected to SPI).  Returns the number of rows written; what
+ * was taken is in apikey_shared->flush_taken, counted as dropped by the
+ * launcher if the transaction fails.
  */
 int
 lastused_flush_database(void)
@@ -241,5 +242,6 @@ lastused_flush_database(void)
 								3, argtypes, values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not write last_used_at: SPI result %d", ret);
-	return n;
+	/* rows written: notes for rows recent enough (or gone) write nothing */
+	return (int) SPI_processed;
 }

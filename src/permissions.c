@@ -6,9 +6,9 @@
  *
  * The bindings are stored by name in apikey.role_binding and
  * apikey.permission_binding.  Each backend prepares one query for the
- * current bindings (a recursive walk up the role table, bounded in depth
- * and stopped at the first repeated role, so a cycle in the application's
- * data ends the walk instead of hanging it) and drops it when a binding
+ * current bindings (a recursive walk up the role table, one level per step,
+ * bounded at 64 levels, so a cycle in the application's data ends the walk
+ * instead of hanging it) and drops it when a binding
  * changes (relcache invalidation, sent by the bindings' triggers).  The
  * query runs as the owner of the extension's tables, with every name
  * schema-qualified.
@@ -142,20 +142,22 @@ permissions_load(void)
 			const char *r_name = quote_identifier(roles[2]);
 			const char *r_parent = quote_identifier(roles[3]);
 
-			/* walk up from the role; "seen" stops a cycle, depth bounds the walk */
+			/*
+			 * Walk up from the role, one level per step.  UNION drops a
+			 * (role, depth) reached twice, so several parents per role never
+			 * multiply the work, and the depth bound ends any cycle.
+			 */
 			appendStringInfo(&sql,
-							 "WITH RECURSIVE chain(role, depth, seen) AS ("
-							 " SELECT $1, 1, ARRAY[$1]"
-							 " UNION ALL"
-							 " SELECT r.%s::pg_catalog.text, c.depth OPERATOR(pg_catalog.+) 1,"
-							 "        c.seen OPERATOR(pg_catalog.||) r.%s::pg_catalog.text"
+							 "WITH RECURSIVE chain(role, depth) AS ("
+							 " SELECT $1, 1"
+							 " UNION"
+							 " SELECT r.%s::pg_catalog.text, c.depth OPERATOR(pg_catalog.+) 1"
 							 " FROM chain c JOIN %s r ON r.%s::pg_catalog.text OPERATOR(pg_catalog.=) c.role"
 							 " WHERE r.%s IS NOT NULL"
-							 "   AND NOT (r.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY (c.seen))"
 							 "   AND c.depth OPERATOR(pg_catalog.<) %d)"
 							 " SELECT pg_catalog.array_agg(DISTINCT g.%s::pg_catalog.text ORDER BY g.%s::pg_catalog.text)"
 							 " FROM %s g WHERE g.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY (SELECT role FROM chain)",
-							 r_parent, r_parent, r, r_name, r_parent, r_parent, ROLE_MAX_DEPTH,
+							 r_parent, r, r_name, r_parent, ROLE_MAX_DEPTH,
 							 g_perm, g_perm, g, g_role);
 		}
 		else
