@@ -83,7 +83,7 @@ _pkg_installed() {
 
 apikey_deps() {
     local pkgs=("${APIKEY_BASE_PKGS[@]}") missing=() p
-    if [ "${1:-}" = "--clang" ]; then pkgs+=(clang); shift; fi
+    if [ "${1:-}" = "--clang" ]; then pkgs+=(clang libclang-rt-14-dev); shift; fi
     pkgs+=("$@")
 
     if [ -n "${APIKEY_NO_DEPS:-}" ]; then

@@ -61,7 +61,7 @@ print_summary_and_exit() {
 }
 
 # --- setup -------------------------------------------------------------------
-apikey_deps
+apikey_deps --clang   # clang and its fuzzer runtime: test/suites/fuzz.sh
 apikey_pg_config
 if ! apikey_build_install; then
     say "build/install FAILED: no suite can run"
