@@ -11,24 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int	ntests = 0;
-static int	nfailed = 0;
-
-/* Records and prints one TAP result. */
-static void
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%sok %d - ", cond ? "" : "not ", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tap.h"
 
 /* Writes the first n bytes of d as lowercase hex into out (2n + 1 bytes). */
 static void

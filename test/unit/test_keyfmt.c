@@ -25,24 +25,7 @@
 
 #define UNIFORM_KEYS		20000
 
-static int	ntests = 0;
-static int	nfailed = 0;
-
-/* Records and prints one TAP result. */
-static void
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%sok %d - ", cond ? "" : "not ", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tap.h"
 
 /* ---- deterministic random sources ---- */
 
