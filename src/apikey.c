@@ -913,7 +913,7 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist"),
 				 errdetail("The value given is not a well-formed API key.")));
-	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &row))
+	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist")));

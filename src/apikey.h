@@ -135,7 +135,7 @@ typedef struct VerifyResult
 
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
 extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
-extern bool verify_lookup(const char *key, size_t len, KeyRow *row);
+extern bool verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row);
 extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *hash);
 
 /* verify_cache.c: keys seen before, until an invalidation says otherwise */

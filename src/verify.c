@@ -59,10 +59,11 @@ verify_hash_for_new_key(const char *key, size_t len, uint8 *hash)
 /*
  * Finds the stored row of a well-formed key, trying each scheme a key may
  * have been stored with: HMAC with the current pepper, HMAC with the
- * previous pepper (while peppers rotate), then plain SHA-256.
+ * previous pepper (while peppers rotate), then plain SHA-256.  sha is the
+ * key's SHA-256 when the caller has it already, else NULL.
  */
 bool
-verify_lookup(const char *key, size_t len, KeyRow *row)
+verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
 {
 	uint8		hash[HASHING_SHA256_LEN];
 	bool		found = false;
@@ -79,8 +80,12 @@ verify_lookup(const char *key, size_t len, KeyRow *row)
 	}
 	if (!found)
 	{
-		hashing_sha256(key, len, hash);
-		found = keystore_lookup_by_hash(hash, row);
+		if (sha == NULL)
+		{
+			hashing_sha256(key, len, hash);
+			sha = hash;
+		}
+		found = keystore_lookup_by_hash(sha, row);
 	}
 	explicit_bzero(hash, sizeof(hash));
 	return found;
@@ -154,7 +159,7 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 	hashing_sha256(key, len, sha);
 	if (!verify_cache_lookup(sha, &result->row, &result->user, &role_perms))
 	{
-		if (!verify_lookup(key, len, &result->row))
+		if (!verify_lookup(key, len, sha, &result->row))
 		{
 			result->status = VS_UNKNOWN;
 			return;
