@@ -15,6 +15,7 @@ OBJS = \
 	src/apikey.o \
 	src/keyfmt.o \
 	src/hashing.o \
+	src/boundrel.o \
 	src/binding.o \
 	src/keystore.o \
 	src/verify.o \
@@ -28,11 +29,11 @@ OBJS = \
 DATA = $(wildcard sql/apikey--*.sql)
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults)
-REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput permissions context
+REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput permissions context no_escalation_bound_tables cache_sees_before_triggers bind_partitioned_refused bound_table_renamed
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke
+ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke revoke-while-users-locked
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

@@ -7,6 +7,61 @@
 -- Section 1: verification caches (bound tables' invalidation triggers)
 -- ---------------------------------------------------------------------------
 
+-- An UPDATE invalidates when the stored row changed, whatever columns the
+-- statement named: a BEFORE trigger that changes a column is seen too.
+DROP TRIGGER keys_cache_invalidate ON apikey.keys;
+CREATE TRIGGER keys_cache_invalidate AFTER DELETE OR TRUNCATE ON apikey.keys
+	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+CREATE TRIGGER keys_cache_invalidate_update AFTER UPDATE ON apikey.keys
+	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate(
+		'revoked_at', 'enabled', 'expires_at', 'scopes', 'metadata', 'environment',
+		'name', 'prefix', 'suffix', 'hash_scheme');
+-- also under session_replication_role = replica (logical replication, restores)
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate;
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
+
+-- Bound tables get their triggers in the new shape by being bound again
+-- (users: a statement trigger for INSERT/DELETE/TRUNCATE and a row trigger
+-- comparing the bound columns on UPDATE).  A binding that can no longer be
+-- made (the table is gone, or a role/permission table is partitioned) is
+-- left as it is: verification fails closed on it, with a WARNING.
+DO $rebind$
+DECLARE
+	b record;
+BEGIN
+	FOR b IN SELECT * FROM apikey.user_binding LOOP
+		BEGIN
+			PERFORM @extschema@.apikey_bind_users(
+				pg_catalog.format('%I.%I', b.table_schema, b.table_name)::pg_catalog.regclass,
+				b.id_column, b.tenant_column, b.role_column, b.active_column);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'apikey: could not bind the user table %.% again: %',
+				b.table_schema, b.table_name, SQLERRM;
+		END;
+	END LOOP;
+	FOR b IN SELECT * FROM apikey.role_binding LOOP
+		BEGIN
+			PERFORM @extschema@.apikey_bind_roles(
+				pg_catalog.format('%I.%I', b.table_schema, b.table_name)::pg_catalog.regclass,
+				b.name_column, b.parent_column);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'apikey: could not bind the role table %.% again: %',
+				b.table_schema, b.table_name, SQLERRM;
+		END;
+	END LOOP;
+	FOR b IN SELECT * FROM apikey.permission_binding LOOP
+		BEGIN
+			PERFORM @extschema@.apikey_bind_permissions(
+				pg_catalog.format('%I.%I', b.table_schema, b.table_name)::pg_catalog.regclass,
+				b.role_column, b.permission_column);
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'apikey: could not bind the permission table %.% again: %',
+				b.table_schema, b.table_name, SQLERRM;
+		END;
+	END LOOP;
+END
+$rebind$;
+
 -- ---------------------------------------------------------------------------
 -- Section 2: last-used tracking
 -- ---------------------------------------------------------------------------

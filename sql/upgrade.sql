@@ -5,6 +5,7 @@
 SELECT default_version FROM pg_available_extensions WHERE name = 'apikey';
 SELECT version FROM pg_available_extension_versions WHERE name = 'apikey' ORDER BY version;
 SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.0' AND target = '1.1';
+SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.0' AND target = '1.1.1';
 
 CREATE DATABASE apikey_fresh;
 CREATE DATABASE apikey_upgraded;

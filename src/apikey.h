@@ -95,9 +95,6 @@ extern char *binding_canonical_user_id(const char *user_id);
 extern char *binding_canonical_tenant_id(const char *tenant_id);
 extern void binding_invalidate(void);
 extern bool binding_cacheable(void);
-extern bool binding_relid_has_trigger(Oid relid, const char *name);
-extern void binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
-										  const char *update_columns);
 
 /* keystore.c: access to apikey.keys */
 extern bool keystore_lookup_by_hash(const uint8 *hash, KeyRow *row);
@@ -142,8 +139,9 @@ extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *h
 extern int	apikey_verify_cache_size;
 extern bool verify_cache_lookup(const uint8 *hash, KeyRow *row, UserInfo *user,
 								ArrayType **permissions);
-extern void verify_cache_store(const uint8 *hash, const KeyRow *row, const UserInfo *user,
-							   ArrayType *permissions);
+extern uint64 verify_cache_generation(void);
+extern void verify_cache_store(uint64 gen, const uint8 *hash, const KeyRow *row,
+							   const UserInfo *user, ArrayType *permissions);
 extern void verify_cache_touch(const uint8 *hash, TimestampTz used_at);
 extern void verify_cache_reset(void);
 extern Datum apikey_cache_invalidate(PG_FUNCTION_ARGS);

@@ -9,15 +9,13 @@
  * functions) in CacheMemoryContext; a relcache invalidation of the user
  * table or of apikey.user_binding (sent by a trigger on every change of the
  * binding) drops the cache, so it is never used stale.  Users are read
- * through the table's own index, without SQL, and this file never raises an
- * error at lookup time for any stored id.
+ * through the table's own index, without SQL and without running any code a
+ * non-superuser could define (boundrel.c); the table's kind and column types
+ * are checked again whenever the binding is resolved, and this file never
+ * raises an error at lookup time for any stored id.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -41,6 +39,7 @@
 #include "utils/typcache.h"
 
 #include "apikey.h"
+#include "boundrel.h"
 
 /* What a backend knows about the bound user table; valid until invalidated */
 typedef struct BindingCache
@@ -48,29 +47,21 @@ typedef struct BindingCache
 	bool		valid;			/* the fields below reflect the binding */
 	bool		bound;			/* apikey.user_binding has a row */
 	bool		usable;			/* the table and its columns exist as bound */
-	bool		cache_trigger;	/* the table has the verification cache trigger */
+	bool		cache_trigger;	/* the table has the verification cache triggers */
 	Oid			binding_relid;	/* apikey.user_binding */
 	Oid			relid;			/* the user table */
-	AttrNumber	id_att;
-	AttrNumber	tenant_att;
+	BoundKeyColumn id;
+	BoundKeyColumn tenant;
 	AttrNumber	role_att;
-	AttrNumber	active_att;		/* 0 when no active column is bound */
-	Oid			id_type;
-	Oid			tenant_type;
-	Oid			index_oid;		/* btree index leading with id, or InvalidOid */
-	Oid			eq_collation;
-	FmgrInfo	eq_finfo;		/* equality of the id column's type */
-	FmgrInfo	id_in;
-	Oid			id_ioparam;
-	FmgrInfo	id_out;
-	FmgrInfo	tenant_in;
-	Oid			tenant_ioparam;
-	FmgrInfo	tenant_out;
+	Oid			role_type;
 	FmgrInfo	role_out;
+	AttrNumber	active_att;		/* 0 when no active column is bound */
 } BindingCache;
 
 static BindingCache cache;
 static bool callback_registered = false;
+static MemoryContext binding_cxt = NULL;	/* FmgrInfos of the current binding */
+static bool warned = false;		/* one WARNING per backend about a broken binding */
 
 static void binding_load_internal(void);
 
@@ -94,171 +85,19 @@ binding_invalidate(void)
 	cache.valid = false;
 }
 
-/* True for the id and tenant column types the binding accepts. */
-static bool
-binding_type_supported(Oid typid)
+/* Says once per backend that the bound user table cannot be read (never names a key). */
+static void
+binding_warn(const char *schema, const char *table, BoundRelProblem problem)
 {
-	switch (typid)
-	{
-		case TEXTOID:
-		case VARCHAROID:
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case UUIDOID:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
- * True when s is text the input function of typid accepts without raising:
- * lookups must never fail on a stored or caller-supplied id.
- */
-static bool
-binding_text_acceptable(Oid typid, const char *s)
-{
-	switch (typid)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			{
-				const char *p = s;
-				char	   *end;
-				long long	v;
-
-				if (*p == '-' || *p == '+')
-					p++;
-				if (!isdigit((unsigned char) *p) || strlen(p) > 19)
-					return false;
-				for (; *p; p++)
-					if (!isdigit((unsigned char) *p))
-						return false;
-				errno = 0;
-				v = strtoll(s, &end, 10);
-				if (errno != 0 || *end != '\0')
-					return false;
-				if (typid == INT2OID)
-					return v >= SHRT_MIN && v <= SHRT_MAX;
-				if (typid == INT4OID)
-					return v >= INT_MIN && v <= INT_MAX;
-				return true;
-			}
-		case UUIDOID:
-			{
-				/* canonical 8-4-4-4-12 or 32 plain hex digits */
-				size_t		len = strlen(s);
-				int			i;
-
-				if (len != 36 && len != 32)
-					return false;
-				for (i = 0; i < (int) len; i++)
-				{
-					bool		dash = (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23));
-
-					if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
-						return false;
-				}
-				return true;
-			}
-		default:
-			/* text and varchar take anything (typmod -1: no length check) */
-			return true;
-	}
-}
-
-/* True when the open relation rel has a trigger of that name. */
-static bool
-binding_rel_has_trigger(Relation rel, const char *name)
-{
-	int			i;
-
-	if (rel->trigdesc == NULL)
-		return false;
-	for (i = 0; i < rel->trigdesc->numtriggers; i++)
-		if (strcmp(rel->trigdesc->triggers[i].tgname, name) == 0)
-			return true;
-	return false;
-}
-
-/* True when the relation relid exists and has a trigger of that name. */
-bool
-binding_relid_has_trigger(Oid relid, const char *name)
-{
-	Relation	rel;
-	bool		found;
-
-	if (!OidIsValid(relid))
-		return false;
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		return false;
-	found = binding_rel_has_trigger(rel, name);
-	relation_close(rel, AccessShareLock);
-	return found;
-}
-
-/* Finds a valid btree index whose first key column is attnum, preferring unique ones. */
-static Oid
-binding_find_index(Relation rel, AttrNumber attnum, Oid *collation, Oid *eq_proc)
-{
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	Oid			best = InvalidOid;
-	bool		best_unique = false;
-
-	foreach(lc, indexes)
-	{
-		Oid			indexoid = lfirst_oid(lc);
-		Relation	irel = index_open(indexoid, AccessShareLock);
-		Form_pg_index index = irel->rd_index;
-
-		if (irel->rd_rel->relam == BTREE_AM_OID &&
-			index->indisvalid && index->indisready && index->indislive &&
-			index->indnkeyatts >= 1 &&
-			index->indkey.values[0] == attnum &&
-			RelationGetIndexPredicate(irel) == NIL &&
-			(best == InvalidOid || (index->indisunique && !best_unique)))
-		{
-			Oid			opfamily = irel->rd_opfamily[0];
-			Oid			opcintype = irel->rd_opcintype[0];
-			Oid			eq_opr = get_opfamily_member(opfamily, opcintype, opcintype,
-													 BTEqualStrategyNumber);
-
-			if (OidIsValid(eq_opr))
-			{
-				best = indexoid;
-				best_unique = index->indisunique;
-				*collation = irel->rd_indcollation[0];
-				*eq_proc = get_opcode(eq_opr);
-			}
-		}
-		index_close(irel, AccessShareLock);
-	}
-	list_free(indexes);
-	return best;
-}
-
-/* Returns the attribute number of a live column, or InvalidAttrNumber. */
-static AttrNumber
-binding_attnum(Relation rel, const char *column, Oid *typid)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
-		{
-			*typid = att->atttypid;
-			return att->attnum;
-		}
-	}
-	return InvalidAttrNumber;
+	if (warned)
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("apikey: the bound user table \"%s.%s\" cannot be read: %s",
+					schema, table, boundrel_problem_text(problem)),
+			 errdetail("Every key answers user_inactive until the table is usable again."),
+			 errhint("Restore the table or bind another one with apikey_bind_users().")));
 }
 
 /* Reads the binding row (if any) into the given strings; false when unbound. */
@@ -295,10 +134,11 @@ binding_read_row(Oid binding_relid, char **schema, char **table, char **id_col,
 
 /*
  * Resolves the binding into the cache.  Problems with the user table (gone,
- * column dropped, type changed) leave it not usable: every lookup then finds
- * no user, and verify answers user_inactive.  Such a state is not cached (no
- * invalidation would tell us when the table comes back), nor is anything
- * cached when this raises.
+ * renamed, column dropped, type changed, no longer a plain table) leave it
+ * not usable: every lookup then finds no user, and verify answers
+ * user_inactive, with one WARNING per backend.  Such a state is not cached
+ * (no invalidation would tell us when the table comes back), nor is
+ * anything cached when this raises.
  */
 static void
 binding_load(void)
@@ -319,20 +159,21 @@ binding_load_internal(void)
 			   *tenant_col,
 			   *role_col,
 			   *active_col;
-	Oid			relid;
 	Relation	rel;
-	Oid			typid,
-				role_type,
-				func;
-	bool		isvarlena;
-	Oid			eq_proc = InvalidOid;
-	MemoryContext oldcxt;
+	Oid			typid;
+	BoundRelProblem problem;
+	const char *update_args[4];
+	int			nargs = 3;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(binding_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
+	if (binding_cxt == NULL)
+		binding_cxt = AllocSetContextCreate(CacheMemoryContext, "apikey user binding",
+											ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(binding_cxt);
 
 	cache.binding_relid = OidIsValid(nsp) ? get_relname_relid(APIKEY_BINDING_TABLE, nsp) : InvalidOid;
 	if (!OidIsValid(cache.binding_relid))
@@ -343,61 +184,48 @@ binding_load_internal(void)
 		return;
 	cache.bound = true;
 
-	nsp = get_namespace_oid(schema, true);
-	relid = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
-	if (!OidIsValid(relid))
+	rel = boundrel_open(schema, table, &problem);
+	if (rel == NULL)
+	{
+		binding_warn(schema, table, problem);
 		return;
-	cache.relid = relid;
+	}
+	cache.relid = RelationGetRelid(rel);
 
-	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
-		goto done;
-
-	cache.cache_trigger = binding_rel_has_trigger(rel, "apikey_users_cache");
-	cache.id_att = binding_attnum(rel, id_col, &cache.id_type);
-	cache.tenant_att = binding_attnum(rel, tenant_col, &cache.tenant_type);
-	cache.role_att = binding_attnum(rel, role_col, &role_type);
-	if (cache.id_att == InvalidAttrNumber || cache.tenant_att == InvalidAttrNumber ||
-		cache.role_att == InvalidAttrNumber ||
-		!binding_type_supported(cache.id_type) || !binding_type_supported(cache.tenant_type))
-		goto done;
+	update_args[0] = id_col;
+	update_args[1] = tenant_col;
+	update_args[2] = role_col;
 	if (active_col != NULL)
+		update_args[nargs++] = active_col;
+	cache.cache_trigger =
+		boundrel_trigger_ok(rel, "apikey_users_cache", BOUNDREL_TRIGGER_STATEMENT_NO_UPDATE, 0, NULL) &&
+		boundrel_trigger_ok(rel, "apikey_users_cache_update", BOUNDREL_TRIGGER_ROW_UPDATE,
+							nargs, update_args);
+
+	problem = boundrel_key_column(rel, id_col, &cache.id, binding_cxt);
+	if (problem == BR_OK)
+		problem = boundrel_key_column(rel, tenant_col, &cache.tenant, binding_cxt);
+	if (problem == BR_OK)
 	{
-		cache.active_att = binding_attnum(rel, active_col, &typid);
-		if (cache.active_att == InvalidAttrNumber || typid != BOOLOID)
-			goto done;
+		cache.role_att = boundrel_attnum(rel, role_col, &cache.role_type);
+		problem = cache.role_att == InvalidAttrNumber ? BR_NO_COLUMN
+			: boundrel_output_func(cache.role_type, &cache.role_out, binding_cxt);
 	}
-
-	oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
-
-	cache.index_oid = binding_find_index(rel, cache.id_att, &cache.eq_collation, &eq_proc);
-	if (!OidIsValid(cache.index_oid))
+	if (problem == BR_OK && active_col != NULL)
 	{
-		TypeCacheEntry *tce = lookup_type_cache(cache.id_type, TYPECACHE_EQ_OPR);
-
-		eq_proc = OidIsValid(tce->eq_opr) ? get_opcode(tce->eq_opr) : InvalidOid;
-		cache.eq_collation = TupleDescAttr(RelationGetDescr(rel), cache.id_att - 1)->attcollation;
+		cache.active_att = boundrel_attnum(rel, active_col, &typid);
+		problem = cache.active_att == InvalidAttrNumber ? BR_NO_COLUMN
+			: typid != BOOLOID ? BR_BAD_TYPE : BR_OK;
 	}
-	if (OidIsValid(eq_proc))
+	table_close(rel, NoLock);
+
+	if (problem != BR_OK)
 	{
-		fmgr_info_cxt(eq_proc, &cache.eq_finfo, CacheMemoryContext);
-
-		getTypeInputInfo(cache.id_type, &func, &cache.id_ioparam);
-		fmgr_info_cxt(func, &cache.id_in, CacheMemoryContext);
-		getTypeOutputInfo(cache.id_type, &func, &isvarlena);
-		fmgr_info_cxt(func, &cache.id_out, CacheMemoryContext);
-		getTypeInputInfo(cache.tenant_type, &func, &cache.tenant_ioparam);
-		fmgr_info_cxt(func, &cache.tenant_in, CacheMemoryContext);
-		getTypeOutputInfo(cache.tenant_type, &func, &isvarlena);
-		fmgr_info_cxt(func, &cache.tenant_out, CacheMemoryContext);
-		getTypeOutputInfo(role_type, &func, &isvarlena);
-		fmgr_info_cxt(func, &cache.role_out, CacheMemoryContext);
-		cache.usable = true;
+		binding_warn(schema, table, problem);
+		return;
 	}
-	MemoryContextSwitchTo(oldcxt);
-
-done:
-	table_close(rel, AccessShareLock);
+	cache.usable = true;
+	warned = false;
 }
 
 /* Makes sure the cache reflects the committed binding. */
@@ -429,6 +257,42 @@ binding_is_bound(void)
 }
 
 /*
+ * Opens the user table for a lookup, with the binding resolved after the
+ * lock was taken (taking it processes invalidations, so a table altered
+ * meanwhile is resolved again) and every bound column checked to have the
+ * type it was resolved with.  NULL when unbound or not usable.
+ */
+static Relation
+binding_open_user_table(void)
+{
+	int			attempt;
+
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		Relation	rel;
+
+		binding_ensure();
+		if (!cache.bound || !cache.usable)
+			return NULL;
+		rel = try_relation_open(cache.relid, AccessShareLock);
+		if (rel == NULL)
+		{
+			cache.valid = false;	/* dropped since resolved */
+			continue;
+		}
+		if (cache.valid &&
+			boundrel_column_is(rel, cache.id.attnum, cache.id.type) &&
+			boundrel_column_is(rel, cache.tenant.attnum, cache.tenant.type) &&
+			boundrel_column_is(rel, cache.role_att, cache.role_type) &&
+			(cache.active_att == 0 || boundrel_column_is(rel, cache.active_att, BOOLOID)))
+			return rel;
+		table_close(rel, NoLock);
+		cache.valid = false;
+	}
+	return NULL;
+}
+
+/*
  * Looks up a user by id through the bound table.  Returns false when no
  * binding exists; otherwise fills info (info->found false when there is no
  * such user, or the bound table is no longer usable).  Never raises for any
@@ -441,24 +305,22 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 	ScanKeyData skey;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Snapshot	snap;
 	Datum		key;
 
 	memset(info, 0, sizeof(*info));
-	binding_ensure();
-	if (!cache.bound)
-		return false;
-	if (!cache.usable || user_id == NULL || !binding_text_acceptable(cache.id_type, user_id))
+	rel = binding_open_user_table();
+	if (rel == NULL)
+		return cache.bound;
+	if (user_id == NULL || !boundrel_text_acceptable(cache.id.type, user_id))
+	{
+		table_close(rel, NoLock);
 		return true;
-
-	key = InputFunctionCall(&cache.id_in, (char *) user_id, cache.id_ioparam, -1);
-
-	rel = table_open(cache.relid, AccessShareLock);
-	ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id_att, BTEqualStrategyNumber,
-								   InvalidOid, cache.eq_collation, &cache.eq_finfo, key);
-	snap = GetLatestSnapshot();
-	scan = systable_beginscan(rel, cache.index_oid, OidIsValid(cache.index_oid),
-							  snap, 1, &skey);
+	}
+	key = InputFunctionCall(&cache.id.in, (char *) user_id, cache.id.ioparam, -1);
+	ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id.attnum, BTEqualStrategyNumber,
+								   InvalidOid, cache.id.collation, &cache.id.eq, key);
+	scan = systable_beginscan(rel, cache.id.index_oid, OidIsValid(cache.id.index_oid),
+							  GetLatestSnapshot(), 1, &skey);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
@@ -473,8 +335,8 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 			d = heap_getattr(tup, cache.active_att, desc, &isnull);
 			info->active = !isnull && DatumGetBool(d);
 		}
-		d = heap_getattr(tup, cache.tenant_att, desc, &isnull);
-		info->tenant_id = isnull ? NULL : OutputFunctionCall(&cache.tenant_out, d);
+		d = heap_getattr(tup, cache.tenant.attnum, desc, &isnull);
+		info->tenant_id = isnull ? NULL : OutputFunctionCall(&cache.tenant.out, d);
 		d = heap_getattr(tup, cache.role_att, desc, &isnull);
 		info->role = isnull ? NULL : OutputFunctionCall(&cache.role_out, d);
 	}
@@ -490,10 +352,10 @@ binding_canonical_user_id(const char *user_id)
 	Datum		d;
 
 	binding_ensure();
-	if (!cache.usable || !binding_text_acceptable(cache.id_type, user_id))
+	if (!cache.usable || !boundrel_text_acceptable(cache.id.type, user_id))
 		return NULL;
-	d = InputFunctionCall(&cache.id_in, (char *) user_id, cache.id_ioparam, -1);
-	return OutputFunctionCall(&cache.id_out, d);
+	d = InputFunctionCall(&cache.id.in, (char *) user_id, cache.id.ioparam, -1);
+	return OutputFunctionCall(&cache.id.out, d);
 }
 
 /* The canonical text of a tenant id (as the tenant column's type prints it), or NULL. */
@@ -503,10 +365,10 @@ binding_canonical_tenant_id(const char *tenant_id)
 	Datum		d;
 
 	binding_ensure();
-	if (!cache.usable || !binding_text_acceptable(cache.tenant_type, tenant_id))
+	if (!cache.usable || !boundrel_text_acceptable(cache.tenant.type, tenant_id))
 		return NULL;
-	d = InputFunctionCall(&cache.tenant_in, (char *) tenant_id, cache.tenant_ioparam, -1);
-	return OutputFunctionCall(&cache.tenant_out, d);
+	d = InputFunctionCall(&cache.tenant.in, (char *) tenant_id, cache.tenant.ioparam, -1);
+	return OutputFunctionCall(&cache.tenant.out, d);
 }
 
 /* Checks that column exists in rel and returns its type; raises 42703 otherwise. */
@@ -515,7 +377,7 @@ binding_check_column(Relation rel, const char *column, const char *what)
 {
 	Oid			typid = InvalidOid;
 
-	if (binding_attnum(rel, column, &typid) == InvalidAttrNumber)
+	if (boundrel_attnum(rel, column, &typid) == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
@@ -524,11 +386,14 @@ binding_check_column(Relation rel, const char *column, const char *what)
 	return typid;
 }
 
-/* Checks that an id or tenant column has a supported type; raises 42804 otherwise. */
+/* Checks that an id or tenant column can be looked up safely; raises 42804 otherwise. */
 static void
-binding_check_id_type(Relation rel, const char *column, Oid typid)
+binding_check_key_column(Relation rel, const char *column, const char *what)
 {
-	if (!binding_type_supported(typid))
+	BoundKeyColumn col;
+	Oid			typid = binding_check_column(rel, column, what);
+
+	if (boundrel_key_column(rel, column, &col, CurrentMemoryContext) != BR_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of relation \"%s\" has unsupported type %s",
@@ -537,63 +402,23 @@ binding_check_id_type(Relation rel, const char *column, Oid typid)
 }
 
 /*
- * Installs (replacing) the statement trigger that empties every backend's
- * verification cache when relid changes, and removes it from old_relid.
- * update_columns limits the UPDATEs that fire it (NULL: every UPDATE).  The
- * trigger depends on the extension, so DROP EXTENSION removes it.  Runs
- * inside the caller's SPI connection.
+ * Installs the two triggers that empty every backend's verification cache
+ * when the user table changes: one per statement for INSERT, DELETE and
+ * TRUNCATE, and one per row for UPDATE, which compares the bound columns of
+ * the old and new rows as stored, so a change made by a BEFORE trigger of
+ * the application is seen too.  Runs inside the caller's SPI connection.
  */
-void
-binding_install_cache_trigger(Oid relid, Oid old_relid, const char *trigname,
-							  const char *update_columns)
+static void
+binding_install_cache_triggers(Oid relid, Oid old_relid, const char *id_column,
+							   const char *tenant_column, const char *role_column,
+							   const char *active_column)
 {
-	StringInfoData sql;
-	const char *qtrig = quote_identifier(trigname);
-	Oid			rels[2] = {old_relid, relid};
-	int			i;
-	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, false);
+	const char *args[4] = {id_column, tenant_column, role_column, active_column};
 
-	/* before ALTER EXTENSION apikey UPDATE to 1.1 there is no cache (nor trigger function) */
-	if (!OidIsValid(GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
-									CStringGetDatum("cache_invalidate"),
-									PointerGetDatum(buildoidvector(NULL, 0)),
-									ObjectIdGetDatum(nsp))))
-		return;
-
-	/* off the table bound before, and off this one (a rebind replaces it) */
-	for (i = 0; i < 2; i++)
-	{
-		if (!binding_relid_has_trigger(rels[i], trigname))
-			continue;
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "DROP TRIGGER %s ON %s", qtrig,
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rels[i])),
-													get_rel_name(rels[i])));
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not drop trigger %s", trigname);
-	}
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "CREATE TRIGGER %s AFTER INSERT OR UPDATE%s%s OR DELETE OR TRUNCATE ON %s"
-					 " FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate()",
-					 qtrig, update_columns ? " OF " : "", update_columns ? update_columns : "",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)));
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create trigger %s", trigname);
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "ALTER TRIGGER %s ON %s DEPENDS ON EXTENSION apikey", qtrig,
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)));
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not mark trigger %s", trigname);
-	/* it must fire under session_replication_role = replica too */
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)), qtrig);
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not enable trigger %s", trigname);
+	boundrel_install_trigger(relid, old_relid, "apikey_users_cache",
+							 BOUNDREL_TRIGGER_STATEMENT_NO_UPDATE, 0, NULL);
+	boundrel_install_trigger(relid, old_relid, "apikey_users_cache_update",
+							 BOUNDREL_TRIGGER_ROW_UPDATE, active_column ? 4 : 3, args);
 }
 
 /*
@@ -610,27 +435,32 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 	AttrNumber	id_att;
 	Oid			collation,
 				eq_proc;
+	FmgrInfo	out;
 	Oid			argtypes[6] = {NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			ret;
 	Oid			old_relid;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	if (!boundrel_plain_table(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Users are read through the table's own index; views, materialized views and partitioned tables are not supported.")));
+				 errdetail("Users are read through the table's own index, and its triggers must see every change; views, materialized views, partitioned tables, partitions and inheritance children are not supported.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot bind a temporary table as the user table")));
 
-	typid = binding_check_column(rel, id_column, "id");
-	binding_check_id_type(rel, id_column, typid);
-	typid = binding_check_column(rel, tenant_column, "tenant");
-	binding_check_id_type(rel, tenant_column, typid);
-	(void) binding_check_column(rel, role_column, "role");
+	binding_check_key_column(rel, id_column, "id");
+	binding_check_key_column(rel, tenant_column, "tenant");
+	typid = binding_check_column(rel, role_column, "role");
+	if (boundrel_output_func(typid, &out, CurrentMemoryContext) != BR_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" has unsupported type %s",
+						role_column, RelationGetRelationName(rel), format_type_be(typid)),
+				 errdetail("Its output function does not belong to a superuser.")));
 	if (active_column != NULL)
 	{
 		typid = binding_check_column(rel, active_column, "active");
@@ -641,8 +471,8 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 							active_column, RelationGetRelationName(rel))));
 	}
 
-	id_att = binding_attnum(rel, id_column, &typid);
-	if (!OidIsValid(binding_find_index(rel, id_att, &collation, &eq_proc)))
+	id_att = boundrel_attnum(rel, id_column, &typid);
+	if (!OidIsValid(boundrel_find_index(rel, id_att, &collation, &eq_proc)))
 		ereport(WARNING,
 				(errmsg("relation \"%s\" has no btree index on column \"%s\"",
 						RelationGetRelationName(rel), id_column),
@@ -683,16 +513,8 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 								6, argtypes, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record the user binding: SPI result %d", ret);
-	{
-		StringInfoData cols;
-
-		initStringInfo(&cols);
-		appendStringInfo(&cols, "%s, %s, %s", quote_identifier(id_column),
-						 quote_identifier(tenant_column), quote_identifier(role_column));
-		if (active_column != NULL)
-			appendStringInfo(&cols, ", %s", quote_identifier(active_column));
-		binding_install_cache_trigger(relid, old_relid, "apikey_users_cache", cols.data);
-	}
+	binding_install_cache_triggers(relid, old_relid, id_column, tenant_column,
+								   role_column, active_column);
 	SPI_finish();
 	binding_invalidate();
 }

@@ -5,18 +5,28 @@
  *	  permissions of a role (its own plus every ancestor's) at verify time.
  *
  * The bindings are stored by name in apikey.role_binding and
- * apikey.permission_binding.  Each backend prepares one query for the
- * current bindings (a recursive walk up the role table, one level per step,
- * bounded at 64 levels, so a cycle in the application's data ends the walk
- * instead of hanging it) and drops it when a binding
- * changes (relcache invalidation, sent by the bindings' triggers).  The
- * query runs as the owner of the extension's tables, with every name
- * schema-qualified.
+ * apikey.permission_binding.  The bound tables are read in C through their
+ * btree indexes (boundrel.c), never through SQL: a cast, view, rule or
+ * function that the tables' owner defines never runs, least of all with the
+ * rights of the extension's owner.  The walk up the role table goes one
+ * level per step, visits each role once and stops after 64 levels, so a
+ * cycle in the application's data ends the walk instead of hanging it.
+ *
+ * Each backend resolves the bindings once (relation, columns, indexes, type
+ * I/O) and drops that when a binding or a bound table changes (relcache
+ * invalidation, sent by the bindings' triggers and by any DDL).  A bound
+ * table that cannot be read (renamed, dropped, a column renamed or retyped,
+ * replaced by a view or a partitioned table) is never an error at verify
+ * time: keys get no permissions, apikey_authorize answers forbidden, and the
+ * backend says so once with a WARNING naming the binding.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -26,238 +36,403 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "apikey.h"
+#include "boundrel.h"
 
 #define ROLE_BINDING_TABLE			"role_binding"
 #define PERMISSION_BINDING_TABLE	"permission_binding"
 #define ROLE_MAX_DEPTH				64
 
-/* What a backend prepared for the current bindings */
+/* One bound table: the role table (name -> parent) or the grants (role -> permission) */
+typedef struct BoundSide
+{
+	bool		configured;		/* its binding row exists */
+	const char *what;			/* "role" or "permission", for messages */
+	char	   *schema;
+	char	   *table;
+	char	   *key_column;		/* name_column / role_column */
+	char	   *value_column;	/* parent_column / permission_column */
+	Oid			relid;
+	BoundKeyColumn key;
+	AttrNumber	value_att;
+	Oid			value_type;
+	FmgrInfo	value_out;
+	BoundRelProblem problem;	/* BR_OK when readable */
+	bool		trigger_ok;		/* carries the cache trigger as installed */
+} BoundSide;
+
+/* What a backend resolved about the current bindings */
 typedef struct PermissionsCache
 {
 	bool		valid;
-	bool		bound;			/* permissions are bound */
 	Oid			role_binding_relid;
 	Oid			permission_binding_relid;
-	SPIPlanPtr	plan;			/* role text -> text[] of permissions */
-	bool		cacheable;		/* the bound tables carry the cache trigger */
-	Oid			roles_relid;
-	Oid			grants_relid;
+	BoundSide	roles;
+	BoundSide	grants;
 } PermissionsCache;
 
 static PermissionsCache cache;
 static bool callback_registered = false;
+static MemoryContext perm_cxt = NULL;	/* names and FmgrInfos of the bindings */
+static bool warned = false;		/* one WARNING per backend about a broken binding */
 
-/* Drops the prepared query when a binding changes. */
+/* Drops what was resolved when a binding or a bound table changes. */
 static void
 permissions_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cache.role_binding_relid ||
-		relid == cache.permission_binding_relid || relid == cache.roles_relid ||
-		relid == cache.grants_relid)
+		relid == cache.permission_binding_relid || relid == cache.roles.relid ||
+		relid == cache.grants.relid)
 	{
 		cache.valid = false;
 		verify_cache_reset();
 	}
 }
 
-/* Reads one binding row as text columns (via SPI); false when unbound. */
+/* Reads a binding row (schema, table, two column names) into side; false when unbound. */
 static bool
-permissions_read_binding(const char *table, int ncols, char **cols)
+permissions_read_binding(Oid binding_relid, const char *key_name, const char *value_name,
+						 BoundSide *side)
 {
-	StringInfoData sql;
-	bool		found;
+	Relation	rel = table_open(binding_relid, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, GetLatestSnapshot(), 0, NULL);
+	HeapTuple	tup = systable_getnext(scan);
+	const char *names[4] = {"table_schema", "table_name", key_name, value_name};
+	char	   *values[4];
 	int			i;
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT table_schema::pg_catalog.text, table_name::pg_catalog.text, %s FROM apikey.%s",
-					 ncols == 2 && strcmp(table, ROLE_BINDING_TABLE) == 0
-					 ? "name_column::pg_catalog.text, parent_column::pg_catalog.text"
-					 : "role_column::pg_catalog.text, permission_column::pg_catalog.text",
-					 table);
-	if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read apikey.%s", table);
-	found = SPI_processed == 1;
-	if (found)
-		for (i = 0; i < ncols + 2; i++)
-			cols[i] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1);
-	return found;
+	if (HeapTupleIsValid(tup))
+	{
+		for (i = 0; i < 4; i++)
+		{
+			Oid			typid;
+			AttrNumber	att = boundrel_attnum(rel, names[i], &typid);
+			bool		isnull = true;
+			Datum		d = att != InvalidAttrNumber && typid == NAMEOID
+				? heap_getattr(tup, att, RelationGetDescr(rel), &isnull) : (Datum) 0;
+
+			values[i] = isnull ? NULL : MemoryContextStrdup(perm_cxt, NameStr(*DatumGetName(d)));
+			if (values[i] == NULL)
+				elog(ERROR, "apikey.%s is damaged", RelationGetRelationName(rel));
+		}
+		side->configured = true;
+		side->schema = values[0];
+		side->table = values[1];
+		side->key_column = values[2];
+		side->value_column = values[3];
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return side->configured;
 }
 
-/* Builds and prepares the permissions query for the current bindings. */
+/*
+ * Resolves a configured binding: the table (an ordinary table), its key
+ * column (looked up by value) and its value column, whose type's output
+ * function must belong to a superuser.  Leaves side->problem set.
+ */
+static void
+permissions_resolve_side(BoundSide *side, const char *trigname, bool value_is_key)
+{
+	Relation	rel = boundrel_open(side->schema, side->table, &side->problem);
+	Oid			typid;
+
+	if (rel == NULL)
+		return;
+	side->relid = RelationGetRelid(rel);
+	side->trigger_ok = boundrel_trigger_ok(rel, trigname, BOUNDREL_TRIGGER_STATEMENT_ALL, 0, NULL);
+	side->problem = boundrel_key_column(rel, side->key_column, &side->key, perm_cxt);
+	if (side->problem == BR_OK)
+	{
+		side->value_att = boundrel_attnum(rel, side->value_column, &typid);
+		side->value_type = typid;
+		if (side->value_att == InvalidAttrNumber)
+			side->problem = BR_NO_COLUMN;
+		else if (value_is_key ? !boundrel_key_type_supported(typid)
+				 : !boundrel_label_type_supported(typid))
+			side->problem = BR_BAD_TYPE;
+		else
+			side->problem = boundrel_output_func(typid, &side->value_out, perm_cxt);
+	}
+	table_close(rel, NoLock);
+}
+
+/* Says once per backend that a bound table cannot be read (never names a key). */
+static void
+permissions_warn(const BoundSide *side)
+{
+	if (warned)
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("apikey: the bound %s table \"%s.%s\" cannot be read: %s",
+					side->what, side->schema, side->table,
+					boundrel_problem_text(side->problem)),
+			 errdetail("Keys get no permissions, and apikey_authorize() answers forbidden, until it is usable again."),
+			 errhint("Restore the table or bind it again with apikey_bind_%ss().", side->what)));
+}
+
+/*
+ * Resolves the current bindings into the cache.  A state where a bound table
+ * cannot be read is not kept (nothing would tell us when it is back): it is
+ * resolved again on the next use.
+ */
 static void
 permissions_load(void)
 {
 	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, true);
-	char	   *roles[4];
-	char	   *grants[4];
-	bool		roles_bound;
-	StringInfoData sql;
-	Oid			argtypes[1] = {TEXTOID};
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(permissions_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
-	if (cache.plan)
-		SPI_freeplan(cache.plan);
+	if (perm_cxt == NULL)
+		perm_cxt = AllocSetContextCreate(CacheMemoryContext, "apikey permission bindings",
+										 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(perm_cxt);
 	memset(&cache, 0, sizeof(cache));
+	cache.roles.what = "role";
+	cache.grants.what = "permission";
 
 	cache.role_binding_relid = OidIsValid(nsp) ? get_relname_relid(ROLE_BINDING_TABLE, nsp) : InvalidOid;
 	cache.permission_binding_relid = OidIsValid(nsp) ? get_relname_relid(PERMISSION_BINDING_TABLE, nsp) : InvalidOid;
 	if (!OidIsValid(cache.role_binding_relid) || !OidIsValid(cache.permission_binding_relid))
-		return;					/* extension at 1.0, or being dropped: nothing bound */
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	cache.bound = permissions_read_binding(PERMISSION_BINDING_TABLE, 2, grants);
-	roles_bound = cache.bound && permissions_read_binding(ROLE_BINDING_TABLE, 2, roles);
-
-	cache.cacheable = true;
-	if (cache.bound)
 	{
-		cache.grants_relid = get_relname_relid(grants[1], get_namespace_oid(grants[0], true));
-		cache.cacheable = binding_relid_has_trigger(cache.grants_relid, "apikey_permissions_cache");
-	}
-	if (roles_bound)
-	{
-		cache.roles_relid = get_relname_relid(roles[1], get_namespace_oid(roles[0], true));
-		cache.cacheable = cache.cacheable &&
-			binding_relid_has_trigger(cache.roles_relid, "apikey_roles_cache");
+		cache.valid = true;		/* extension at 1.0, or being dropped: nothing bound */
+		return;
 	}
 
-	if (cache.bound)
+	if (!permissions_read_binding(cache.permission_binding_relid, "role_column",
+								  "permission_column", &cache.grants))
 	{
-		const char *g = quote_qualified_identifier(grants[0], grants[1]);
-		const char *g_role = quote_identifier(grants[2]);
-		const char *g_perm = quote_identifier(grants[3]);
-
-		initStringInfo(&sql);
-		if (roles_bound)
-		{
-			const char *r = quote_qualified_identifier(roles[0], roles[1]);
-			const char *r_name = quote_identifier(roles[2]);
-			const char *r_parent = quote_identifier(roles[3]);
-
-			/*
-			 * Walk up from the role, one level per step.  UNION drops a
-			 * (role, depth) reached twice, so several parents per role never
-			 * multiply the work, and the depth bound ends any cycle.
-			 */
-			appendStringInfo(&sql,
-							 "WITH RECURSIVE chain(role, depth) AS ("
-							 " SELECT $1, 1"
-							 " UNION"
-							 " SELECT r.%s::pg_catalog.text, c.depth OPERATOR(pg_catalog.+) 1"
-							 " FROM chain c JOIN %s r ON r.%s::pg_catalog.text OPERATOR(pg_catalog.=) c.role"
-							 " WHERE r.%s IS NOT NULL"
-							 "   AND c.depth OPERATOR(pg_catalog.<) %d)"
-							 " SELECT pg_catalog.array_agg(DISTINCT g.%s::pg_catalog.text ORDER BY g.%s::pg_catalog.text)"
-							 " FROM %s g WHERE g.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY (SELECT role FROM chain)",
-							 r_parent, r, r_name, r_parent, ROLE_MAX_DEPTH,
-							 g_perm, g_perm, g, g_role);
-		}
-		else
-			appendStringInfo(&sql,
-							 "SELECT pg_catalog.array_agg(DISTINCT g.%s::pg_catalog.text ORDER BY g.%s::pg_catalog.text)"
-							 " FROM %s g WHERE g.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1",
-							 g_perm, g_perm, g, g_role);
-
-		cache.plan = SPI_prepare(sql.data, 1, argtypes);
-		if (cache.plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the bound role or permission table cannot be queried"),
-					 errdetail("%s", SPI_result_code_string(SPI_result)),
-					 errhint("Bind them again with apikey_bind_roles() and apikey_bind_permissions().")));
-		SPI_keepplan(cache.plan);
+		cache.valid = true;
+		return;
 	}
-	SPI_finish();
-	cache.valid = true;
+	(void) permissions_read_binding(cache.role_binding_relid, "name_column",
+									"parent_column", &cache.roles);
+
+	permissions_resolve_side(&cache.grants, "apikey_permissions_cache", false);
+	if (cache.grants.problem == BR_OK && cache.roles.configured)
+		permissions_resolve_side(&cache.roles, "apikey_roles_cache", true);
+
+	if (cache.grants.problem != BR_OK)
+		permissions_warn(&cache.grants);
+	else if (cache.roles.problem != BR_OK)
+		permissions_warn(&cache.roles);
+	else
+	{
+		cache.valid = true;
+		warned = false;
+	}
+}
+
+/* Makes sure the cache reflects the committed bindings. */
+static inline void
+permissions_ensure(void)
+{
+	if (!cache.valid)
+		permissions_load();
+}
+
+/* True when the bound tables can be read and both carry their cache trigger. */
+static bool
+permissions_usable(void)
+{
+	return cache.grants.problem == BR_OK && cache.roles.problem == BR_OK;
 }
 
 /* True when the permissions read at verify time may be cached (see verify_cache.c). */
 bool
 permissions_cacheable(void)
 {
-	(void) permissions_bound();
-	return cache.cacheable;
+	permissions_ensure();
+	if (!cache.grants.configured)
+		return true;
+	return cache.valid && permissions_usable() && cache.grants.trigger_ok &&
+		(!cache.roles.configured || cache.roles.trigger_ok);
 }
 
 /* True when a permission table is bound in this database. */
 bool
 permissions_bound(void)
 {
-	Oid			save_userid;
-	int			save_sec_context;
+	permissions_ensure();
+	return cache.grants.configured;
+}
 
-	if (cache.valid)
-		return cache.bound;
-	/* the binding tables belong to the extension's owner */
-	keystore_become_owner(&save_userid, &save_sec_context);
-	PG_TRY();
+/* A growing list of distinct strings */
+typedef struct StringSet
+{
+	char	  **items;
+	int			n;
+	int			cap;
+} StringSet;
+
+/* Adds s to set unless present; true when added. */
+static bool
+stringset_add(StringSet *set, const char *s)
+{
+	int			i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->items[i], s) == 0)
+			return false;
+	if (set->n == set->cap)
 	{
-		permissions_load();
+		set->cap = Max(16, set->cap * 2);
+		set->items = set->items ? repalloc(set->items, sizeof(char *) * set->cap)
+			: palloc(sizeof(char *) * set->cap);
 	}
-	PG_FINALLY();
+	set->items[set->n++] = pstrdup(s);
+	return true;
+}
+
+/*
+ * Adds to out the value column (as text) of every row of side's table whose
+ * key column equals keytext.  A keytext the key column's type would not
+ * accept matches nothing.
+ */
+static void
+permissions_scan(BoundSide *side, Relation rel, Snapshot snap, const char *keytext,
+				 StringSet *out)
+{
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Datum		key;
+
+	if (!boundrel_text_acceptable(side->key.type, keytext))
+		return;
+	key = InputFunctionCall(&side->key.in, (char *) keytext, side->key.ioparam, -1);
+	ScanKeyEntryInitializeWithInfo(&skey, 0, side->key.attnum, BTEqualStrategyNumber,
+								   InvalidOid, side->key.collation, &side->key.eq, key);
+	scan = systable_beginscan(rel, side->key.index_oid, OidIsValid(side->key.index_oid),
+							  snap, 1, &skey);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		keystore_restore_user(save_userid, save_sec_context);
+		bool		isnull;
+		Datum		d = heap_getattr(tup, side->value_att, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			(void) stringset_add(out, OutputFunctionCall(&side->value_out, d));
 	}
-	PG_END_TRY();
-	return cache.bound;
+	systable_endscan(scan);
+}
+
+/* qsort comparator for C strings, byte order. */
+static int
+permissions_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Opens one bound table for reading and checks its columns still have the resolved types. */
+static Relation
+permissions_open_side(BoundSide *side)
+{
+	Relation	rel = try_relation_open(side->relid, AccessShareLock);
+
+	if (rel == NULL)
+		return NULL;
+	if (!boundrel_column_is(rel, side->key.attnum, side->key.type) ||
+		!boundrel_column_is(rel, side->value_att, side->value_type))
+	{
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * Opens the bound permission table (and role table, if bound) with the
+ * bindings resolved after the locks were taken: taking a lock processes
+ * invalidations, so a table renamed, dropped or altered meanwhile is
+ * resolved again.  False when nothing is bound or a bound table cannot be
+ * read.
+ */
+static bool
+permissions_open(Relation *grants_rel, Relation *roles_rel)
+{
+	int			attempt;
+
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		permissions_ensure();
+		if (!cache.grants.configured || !cache.valid || !permissions_usable())
+			return false;
+		*grants_rel = permissions_open_side(&cache.grants);
+		*roles_rel = (*grants_rel && cache.roles.configured)
+			? permissions_open_side(&cache.roles) : NULL;
+		if (*grants_rel && (*roles_rel || !cache.roles.configured) && cache.valid)
+			return true;
+		if (*grants_rel)
+			table_close(*grants_rel, NoLock);
+		if (*roles_rel)
+			table_close(*roles_rel, NoLock);
+		cache.valid = false;
+	}
+	return false;
 }
 
 /*
  * The effective permissions of a role (own and inherited), sorted, as a
- * text[]; NULL when no permission table is bound.  Runs as the owner of the
- * extension's tables.
+ * text[]; NULL when no permission table is bound, an empty array when the
+ * role is NULL or a bound table cannot be read.
  */
 ArrayType *
 permissions_of_role(const char *role)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	Datum		values[1];
-	ArrayType  *volatile result = NULL;
-	MemoryContext callercxt = CurrentMemoryContext;
+	StringSet	roles = {0};
+	StringSet	perms = {0};
+	Relation	roles_rel = NULL;
+	Relation	grants_rel = NULL;
+	Snapshot	snap;
+	Datum	   *elems;
+	int			from = 0,
+				depth,
+				i;
 
-	if (!permissions_bound())
-		return NULL;
+	if (!permissions_open(&grants_rel, &roles_rel))
+		return cache.grants.configured ? construct_empty_array(TEXTOID) : NULL;
 	if (role == NULL)
+	{
+		table_close(grants_rel, NoLock);
+		if (roles_rel)
+			table_close(roles_rel, NoLock);
 		return construct_empty_array(TEXTOID);
-
-	keystore_become_owner(&save_userid, &save_sec_context);
-	PG_TRY();
-	{
-		bool		isnull = true;
-		Datum		d = (Datum) 0;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		values[0] = CStringGetTextDatum(role);
-		if (SPI_execute_plan(cache.plan, values, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the permissions of a role");
-		if (SPI_processed == 1)
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-		{
-			MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-			result = DatumGetArrayTypePCopy(d);
-			MemoryContextSwitchTo(spicxt);
-		}
-		SPI_finish();
 	}
-	PG_FINALLY();
-	{
-		keystore_restore_user(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
 
-	return result ? result : construct_empty_array(TEXTOID);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	(void) stringset_add(&roles, role);
+	/* breadth first: roles.items[from..to) are the roles found at this depth */
+	for (depth = 1; roles_rel != NULL && depth < ROLE_MAX_DEPTH && from < roles.n; depth++)
+	{
+		int			to = roles.n;
+
+		for (i = from; i < to; i++)
+			permissions_scan(&cache.roles, roles_rel, snap, roles.items[i], &roles);
+		from = to;
+	}
+	for (i = 0; i < roles.n; i++)
+		permissions_scan(&cache.grants, grants_rel, snap, roles.items[i], &perms);
+	UnregisterSnapshot(snap);
+	table_close(grants_rel, NoLock);
+	if (roles_rel)
+		table_close(roles_rel, NoLock);
+
+	if (perms.n == 0)
+		return construct_empty_array(TEXTOID);
+	qsort(perms.items, perms.n, sizeof(char *), permissions_strcmp);
+	elems = palloc(sizeof(Datum) * perms.n);
+	for (i = 0; i < perms.n; i++)
+		elems[i] = CStringGetTextDatum(perms.items[i]);
+	return construct_array(elems, perms.n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 /* True when the text[] arr contains s. */
@@ -314,30 +489,49 @@ permissions_for_key(ArrayType *user_perms, ArrayType *scopes)
 	return construct_array(kept, nkept, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* Checks a table and its columns for a role or permission binding. */
+/*
+ * Checks a table and its columns for a role or permission binding: an
+ * ordinary, permanent table (42809 otherwise: on a view, a partitioned table,
+ * a partition or an inheritance child, no trigger sees every change), the key column of a
+ * supported type and the value column printable without untrusted code
+ * (42804 otherwise).
+ */
 static void
-permissions_check_table(Oid relid, const char *col1, const char *col2, char **schema, char **table)
+permissions_check_table(Oid relid, const char *key_col, const char *value_col,
+						bool value_is_key, char **schema, char **table)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	const char *cols[2] = {col1, col2};
+	const char *cols[2] = {key_col, value_col};
+	BoundKeyColumn key;
+	FmgrInfo	out;
+	Oid			typid;
 	int			i;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+	if (!boundrel_plain_table(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("A trigger on the table keeps verification caches fresh; views cannot have one.")));
+				 errdetail("Roles and permissions are read from an ordinary table, whose trigger must see every change; views, partitioned tables, partitions and inheritance children are not supported.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot bind a temporary table")));
 	for (i = 0; i < 2; i++)
 	{
-		if (get_attnum(relid, cols[i]) == InvalidAttrNumber)
+		if (boundrel_attnum(rel, cols[i], &typid) == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of relation \"%s\" does not exist",
 							cols[i], RelationGetRelationName(rel))));
+		if ((i == 0 || value_is_key)
+			? boundrel_key_column(rel, cols[i], &key, CurrentMemoryContext) != BR_OK
+			: (!boundrel_label_type_supported(typid) ||
+			   boundrel_output_func(typid, &out, CurrentMemoryContext) != BR_OK))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of relation \"%s\" has unsupported type %s",
+							cols[i], RelationGetRelationName(rel), format_type_be(typid)),
+					 errhint("Role columns may be text, varchar, smallint, integer, bigint or uuid; permission columns text, varchar, char, name or an enum.")));
 	}
 	*schema = get_namespace_name(RelationGetNamespace(rel));
 	*table = pstrdup(RelationGetRelationName(rel));
@@ -374,7 +568,7 @@ permissions_store(const char *table, const char *col1name, const char *col2name,
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(sql.data, 4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the binding");
-	binding_install_cache_trigger(relid, old_relid, trigname, NULL);
+	boundrel_install_trigger(relid, old_relid, trigname, BOUNDREL_TRIGGER_STATEMENT_ALL, 0, NULL);
 	SPI_finish();
 	cache.valid = false;
 }
@@ -411,7 +605,7 @@ permissions_bind_roles(Oid relid, const char *name_column, const char *parent_co
 	char	   *schema,
 			   *table;
 
-	permissions_check_table(relid, name_column, parent_column, &schema, &table);
+	permissions_check_table(relid, name_column, parent_column, true, &schema, &table);
 	permissions_store(ROLE_BINDING_TABLE, "name_column", "parent_column",
 					  relid, schema, table, name_column, parent_column, "apikey_roles_cache");
 }
@@ -423,7 +617,7 @@ permissions_bind_permissions(Oid relid, const char *role_column, const char *per
 	char	   *schema,
 			   *table;
 
-	permissions_check_table(relid, role_column, permission_column, &schema, &table);
+	permissions_check_table(relid, role_column, permission_column, false, &schema, &table);
 	permissions_store(PERMISSION_BINDING_TABLE, "role_column", "permission_column",
 					  relid, schema, table, role_column, permission_column, "apikey_permissions_cache");
 }

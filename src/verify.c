@@ -159,6 +159,9 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 	hashing_sha256(key, len, sha);
 	if (!verify_cache_lookup(sha, &result->row, &result->user, &role_perms))
 	{
+		/* read before the tables: see the protocol in verify_cache.c */
+		uint64		gen = verify_cache_generation();
+
 		if (!verify_lookup(key, len, sha, &result->row))
 		{
 			result->status = VS_UNKNOWN;
@@ -167,7 +170,9 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		(void) binding_lookup_user(result->row.user_id, &result->user);
 		if (result->user.found && permissions_bound())
 			role_perms = permissions_of_role(result->user.role);
-		verify_cache_store(sha, &result->row, &result->user, role_perms);
+		/* a bound table without its invalidation triggers cannot be cached */
+		if (binding_cacheable() && permissions_cacheable())
+			verify_cache_store(gen, sha, &result->row, &result->user, role_perms);
 	}
 
 	result->status = verify_decide(&result->row, &result->user);

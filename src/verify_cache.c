@@ -17,7 +17,22 @@
  *	  tables (PostgreSQL's own invalidations).
  * verify_cache_lookup() calls AcceptInvalidationMessages() first, so a
  * change whose commit was acknowledged to its client before a verification
- * began is always seen.  Expiry depends on the clock, not on data, so it is
+ * began is always seen.
+ *
+ * A miss reads the tables, which can take a while (a lock held by a
+ * migration on the user table, say), and a change may commit meanwhile.
+ * PostgreSQL makes a commit visible to new snapshots before it sends its
+ * invalidations, so what was read may predate a change whose invalidation
+ * this backend has already processed, or will process later.  Every request
+ * to empty the cache bumps a generation counter; verify_cache_generation()
+ * is read before the tables are, and verify_cache_store() first processes
+ * pending invalidations and stores nothing if the counter moved.  An
+ * invalidation processed before the store makes it a no-op; one processed
+ * after empties the cache, the stored entry with it.
+ *
+ * Update triggers compare the stored old and new rows (not the columns an
+ * UPDATE statement names), so a change made by a BEFORE trigger of the
+ * application invalidates too.  Expiry depends on the clock, not on data, so it is
  * re-checked on every hit; the cache stores the row and the user as read,
  * never a status.  Entries live in their own memory context, dropped as a
  * whole on invalidation or when apikey.verify_cache_size is reached.
@@ -25,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "utils/array.h"
@@ -52,6 +68,7 @@ static MemoryContext cache_cxt = NULL;
 static Oid	signal_relid = InvalidOid;	/* apikey.user_binding */
 static bool callback_registered = false;
 static bool reset_pending = false;
+static uint64 generation = 0;	/* bumped by every request to empty the cache */
 
 /*
  * Asks for every entry to be dropped.  Invalidation callbacks run at any
@@ -62,6 +79,17 @@ void
 verify_cache_reset(void)
 {
 	reset_pending = true;
+	generation++;
+}
+
+/*
+ * The generation to pass to verify_cache_store(), read after the lookup
+ * (which processed pending invalidations) and before the tables are read.
+ */
+uint64
+verify_cache_generation(void)
+{
+	return generation;
 }
 
 /* Drops every entry now, if asked to. */
@@ -77,12 +105,29 @@ verify_cache_apply_reset(void)
 		MemoryContextReset(cache_cxt);
 }
 
-/* Relcache callback: any invalidation of the signal relation (or all) empties the cache. */
+/*
+ * Relcache callback: any invalidation of the signal relation (or all)
+ * empties the cache, and every relcache invalidation at all moves the
+ * generation, so a store after it is skipped (conservative: it costs one
+ * store, never a stale answer).
+ */
 static void
 verify_cache_callback(Datum arg, Oid relid)
 {
+	generation++;
 	if (entries != NULL && (relid == InvalidOid || relid == signal_relid))
 		verify_cache_reset();
+}
+
+/* Registers the callback once per backend. */
+static inline void
+verify_cache_register(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(verify_cache_callback, (Datum) 0);
+		callback_registered = true;
+	}
 }
 
 /* Creates the table (and resolves the signal relation) when needed; false if the extension is missing. */
@@ -96,11 +141,7 @@ verify_cache_ensure(void)
 		return true;
 	if (apikey_verify_cache_size <= 0)
 		return false;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(verify_cache_callback, (Datum) 0);
-		callback_registered = true;
-	}
+	verify_cache_register();
 	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
 	signal_relid = OidIsValid(nsp) ? get_relname_relid(APIKEY_BINDING_TABLE, nsp) : InvalidOid;
 	if (!OidIsValid(signal_relid))
@@ -127,6 +168,7 @@ verify_cache_lookup(const uint8 *hash, KeyRow *row, UserInfo *user, ArrayType **
 	CacheEntry *e;
 
 	/* see every change committed before now (the protocol above) */
+	verify_cache_register();
 	AcceptInvalidationMessages();
 	verify_cache_apply_reset();
 	if (entries == NULL)
@@ -162,16 +204,20 @@ cache_datum(Datum d, bool isnull)
 	return copy;
 }
 
-/* Remembers what verification read for a key (row and user as read, not a status). */
+/*
+ * Remembers what verification read for a key (row and user as read, not a
+ * status), unless an invalidation arrived since gen was read (the protocol
+ * above).
+ */
 void
-verify_cache_store(const uint8 *hash, const KeyRow *row, const UserInfo *user,
+verify_cache_store(uint64 gen, const uint8 *hash, const KeyRow *row, const UserInfo *user,
 				   ArrayType *permissions)
 {
 	CacheEntry *e;
 	bool		found;
 
-	/* a bound table without its invalidation trigger cannot be cached */
-	if (!binding_cacheable() || !permissions_cacheable())
+	AcceptInvalidationMessages();
+	if (gen != generation)
 		return;
 	verify_cache_apply_reset();
 	if (!verify_cache_ensure())
@@ -221,19 +267,71 @@ verify_cache_touch(const uint8 *hash, TimestampTz used_at)
 }
 
 /*
+ * True when an UPDATE changed one of the columns named in the trigger's
+ * arguments, comparing the old and new rows as stored (after any BEFORE
+ * trigger).  A named column that no longer exists counts as changed.
+ */
+static bool
+verify_cache_row_changed(TriggerData *trigdata)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	int			i;
+
+	for (i = 0; i < trigger->tgnargs; i++)
+	{
+		AttrNumber	att = InvalidAttrNumber;
+		Form_pg_attribute a = NULL;
+		Datum		oldv,
+					newv;
+		bool		oldnull,
+					newnull;
+		int			j;
+
+		for (j = 0; j < desc->natts; j++)
+		{
+			a = TupleDescAttr(desc, j);
+			if (!a->attisdropped && strcmp(NameStr(a->attname), trigger->tgargs[i]) == 0)
+			{
+				att = a->attnum;
+				break;
+			}
+		}
+		if (att == InvalidAttrNumber)
+			return true;
+		oldv = heap_getattr(trigdata->tg_trigtuple, att, desc, &oldnull);
+		newv = heap_getattr(trigdata->tg_newtuple, att, desc, &newnull);
+		if (oldnull != newnull ||
+			(!oldnull && !datum_image_eq(oldv, newv, a->attbyval, a->attlen)))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Trigger function apikey.cache_invalidate(): every backend of this
  * database forgets the keys it verified, at commit (or at once, for this
- * transaction's own later commands).
+ * transaction's own later commands).  As a row-level UPDATE trigger with
+ * column names as arguments, only when one of those columns changed.
  */
 PG_FUNCTION_INFO_V1(apikey_cache_invalidate);
 Datum
 apikey_cache_invalidate(PG_FUNCTION_ARGS)
 {
-	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(APIKEY_BINDING_TABLE, nsp) : InvalidOid;
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			nsp;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "apikey_cache_invalidate: not called by trigger manager");
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) &&
+		TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		trigdata->tg_trigger->tgnargs > 0 &&
+		!verify_cache_row_changed(trigdata))
+		return PointerGetDatum(NULL);
+
+	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+	relid = OidIsValid(nsp) ? get_relname_relid(APIKEY_BINDING_TABLE, nsp) : InvalidOid;
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);
 	return PointerGetDatum(NULL);
