@@ -20,6 +20,17 @@ CREATE TRIGGER keys_cache_invalidate_update AFTER UPDATE ON apikey.keys
 ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate;
 ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
 
+-- The audit trail, likewise: an UPDATE OF trigger does not fire when a BEFORE
+-- trigger (say, one a DBA adds) changes the column, so a disable made that
+-- way went unrecorded.  The WHEN clause sees the stored row.
+DROP TRIGGER keys_audit ON apikey.keys;
+CREATE TRIGGER keys_audit AFTER UPDATE ON apikey.keys
+	FOR EACH ROW
+	WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at
+		  OR OLD.enabled IS DISTINCT FROM NEW.enabled
+		  OR OLD.expires_at IS DISTINCT FROM NEW.expires_at)
+	EXECUTE FUNCTION apikey.keys_audit();
+
 -- Bound tables get their triggers in the new shape by being bound again
 -- (users: a statement trigger for INSERT/DELETE/TRUNCATE and a row trigger
 -- comparing the bound columns on UPDATE).  A binding that can no longer be

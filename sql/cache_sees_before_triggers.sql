@@ -96,6 +96,8 @@ CREATE TRIGGER cbt_keys_disable BEFORE UPDATE ON apikey.keys FOR EACH ROW EXECUT
 SELECT valid, status FROM apikey_verify(:'cbt_key');
 UPDATE apikey.keys SET metadata = '{"suspend": true}' WHERE tenant_id = 'cbt';
 SELECT valid, status FROM apikey_verify(:'cbt_key');
+-- ... nor keep it out of the audit trail
+SELECT action, actor FROM apikey.events WHERE tenant_id = 'cbt' ORDER BY id;
 DROP TRIGGER cbt_keys_disable ON apikey.keys;
 DROP FUNCTION cbt_keys_disable();
 
