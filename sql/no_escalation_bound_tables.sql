@@ -18,7 +18,7 @@ CREATE ROLE esc_owner LOGIN;
 CREATE ROLE esc_api LOGIN IN ROLE apikey_verifier;
 CREATE ROLE esc_backend LOGIN IN ROLE apikey_admin;
 CREATE SCHEMA esc AUTHORIZATION esc_owner;
-GRANT USAGE ON SCHEMA esc TO esc_api, esc_backend;
+-- (esc_api and esc_backend get no USAGE on the schema: verification needs none)
 
 SET ROLE esc_owner;
 CREATE TABLE esc.users (id integer PRIMARY KEY, tenant_id text NOT NULL, role text,

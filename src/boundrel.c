@@ -34,7 +34,6 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -313,36 +312,45 @@ boundrel_plain_table(Relation rel)
 /*
  * Opens a bound table by name with AccessShareLock (waiting, as any reader
  * would, for a conflicting lock).  Returns NULL and sets *problem when there
- * is no such relation or it is not an ordinary table; never raises for
- * either.  The caller closes it with table_close(rel, NoLock).
+ * is no such relation or it is not a plain table; never raises for either,
+ * nor for a schema the current user may not use (the name is resolved as
+ * the catalogs say, the way a trigger or a cached plan would reach it).
+ * The caller closes it with table_close(rel, NoLock).
  */
 Relation
 boundrel_open(const char *schema, const char *table, BoundRelProblem *problem)
 {
-	Oid			relid;
 	Relation	rel;
+	int			attempt;
 
-	relid = RangeVarGetRelidExtended(makeRangeVar(pstrdup(schema), pstrdup(table), -1),
-									 AccessShareLock, RVR_MISSING_OK, NULL, NULL);
-	if (!OidIsValid(relid))
+	*problem = BR_MISSING;
+	/* name -> OID without ACL checks (the caller may lack USAGE on the schema) */
+	for (attempt = 0; attempt < 3; attempt++)
 	{
-		*problem = BR_MISSING;
-		return NULL;
-	}
-	rel = try_relation_open(relid, NoLock);
-	if (rel == NULL)
-	{
-		*problem = BR_MISSING;
-		return NULL;
-	}
-	if (!boundrel_plain_table(rel))
-	{
+		Oid			nsp = get_namespace_oid(schema, true);
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+		if (!OidIsValid(relid))
+			return NULL;
+		rel = try_relation_open(relid, AccessShareLock);
+		if (rel == NULL)
+			continue;			/* dropped meanwhile: look the name up again */
+		/* taking the lock processed invalidations: is the name still this relation? */
+		nsp = get_namespace_oid(schema, true);
+		if (OidIsValid(nsp) && get_relname_relid(table, nsp) == relid)
+		{
+			if (!boundrel_plain_table(rel))
+			{
+				relation_close(rel, NoLock);
+				*problem = BR_NOT_TABLE;
+				return NULL;
+			}
+			*problem = BR_OK;
+			return rel;
+		}
 		relation_close(rel, NoLock);
-		*problem = BR_NOT_TABLE;
-		return NULL;
 	}
-	*problem = BR_OK;
-	return rel;
+	return NULL;
 }
 
 /* The OID of apikey.cache_invalidate(), or InvalidOid before 1.1. */
