@@ -28,7 +28,7 @@ OBJS = \
 DATA = $(wildcard sql/apikey--*.sql)
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults)
-REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput permissions context
+REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput permissions context tenant_isolation hostile_headers
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
