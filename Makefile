@@ -23,7 +23,8 @@ OBJS = \
 	src/lastused.o \
 	src/lastused_worker.o \
 	src/lastused_standby.o \
-	src/shmem.o
+	src/shmem.o \
+	src/pepper.o
 
 DATA = $(wildcard sql/apikey--*.sql)
 

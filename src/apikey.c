@@ -35,9 +35,6 @@ PG_MODULE_MAGIC;
 /* GUC variables */
 char	   *apikey_namespace = NULL;
 char	   *apikey_actor = NULL;
-char	   *apikey_pepper = NULL;
-static bool pepper_without_preload = false;
-char	   *apikey_previous_pepper = NULL;
 char	   *apikey_manage_permission = NULL;
 char	   *apikey_manager_roles = NULL;
 static char *apikey_ctx_key_id = NULL;
@@ -173,39 +170,12 @@ _PG_init(void)
 								0,
 								NULL, NULL, NULL);
 
-		/*
-		 * The peppers are read at server start only: a reload would log
-		 * their new values ("parameter ... changed to ..."), and a session
-		 * that had not loaded the library could read them as placeholders.
-		 */
-		DefineCustomStringVariable("apikey.pepper",
-								   "Secret key of the HMAC-SHA-256 that new keys are stored with (postgresql.conf, preloaded only).",
-								   "Empty: new keys are stored as plain SHA-256.",
-								   &apikey_pepper,
-								   "",
-								   PGC_POSTMASTER,
-								   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-								   NULL, NULL, NULL);
-
-		DefineCustomStringVariable("apikey.previous_pepper",
-								   "The pepper before the last rotation: keys stored with it keep verifying.",
-								   NULL,
-								   &apikey_previous_pepper,
-								   "",
-								   PGC_POSTMASTER,
-								   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-								   NULL, NULL, NULL);
-
 		shmem_install_hooks();
 		lastused_register_launcher();
 	}
-	else
-	{
-		/* a pepper in postgresql.conf without preloading must not be ignored silently */
-		const char *p = GetConfigOption("apikey.pepper", true, false);
 
-		pepper_without_preload = (p != NULL && p[0] != '\0');
-	}
+	/* the peppers come from files, never from a setting (pepper.c) */
+	pepper_init();
 
 	MarkGUCPrefixReserved("apikey");
 }
@@ -397,11 +367,7 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 	int			len;
 	const char *scheme;
 
-	if (pepper_without_preload)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("apikey.pepper is set but the apikey library is not preloaded"),
-				 errhint("Add apikey to shared_preload_libraries and restart the server.")));
+	pepper_require_usable();
 	require_binding();
 	check_user(tenant_id, user_id, &canon_tenant, &canon_user);
 
