@@ -33,7 +33,7 @@ REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing l
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke
+ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke tenant-hidden-key
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config
