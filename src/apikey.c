@@ -809,7 +809,7 @@ walk_scalar(void *state, char *token, JsonTokenType tokentype)
 static bool
 headers_within_bounds(const char *headers)
 {
-	size_t		len = strlen(headers);
+	size_t		len = strnlen(headers, HEADERS_MAX_LEN + 1);
 	int			depth = 0;
 	bool		in_string = false;
 	size_t		i;
