@@ -14,7 +14,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('pepper');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'apikey'\n");
 $node->start;
 
@@ -216,10 +216,25 @@ $node->restart;
 mint('p4');
 is(status_of('p4'), 'valid', 'with apikey.pepper gone, keys are minted again');
 
+# a standby needs the same pepper file: its configuration (copied by the
+# base backup here) names the file; without it, peppered keys are unknown
+$node->backup('pepper_backup');
+my $standby = PostgreSQL::Test::Cluster->new('pepper_standby');
+$standby->init_from_backup($node, 'pepper_backup', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby, 'replay');
+my $verify_p4 = q{SELECT v.status FROM k, apikey_verify(k.key) v WHERE k.label = 'p4'};
+is($standby->safe_psql('postgres', $verify_p4), 'valid', 'standby with the pepper file: a peppered key verifies');
+$standby->append_conf('postgresql.conf', "apikey.pepper_file = ''\n");
+$standby->restart;
+is($standby->safe_psql('postgres', $verify_p4), 'unknown', 'standby without it: the key is unknown');
+$standby->stop;
+
 # the server log never shows a pepper (statements of this test aside: they
 # carry it in SQL text on purpose, in the HMAC checks above)
-my @leaks = grep { /secret-pepper/ && !/statement: / } split /\n/, slurp_file($node->logfile);
-is(scalar(@leaks), 0, 'the server never logs a pepper') or diag(join("\n", @leaks));
+my @leaks = grep { /secret-pepper/ && !/statement: / } split /\n/,
+  slurp_file($node->logfile) . slurp_file($standby->logfile);
+is(scalar(@leaks), 0, 'neither server ever logs a pepper') or diag(join("\n", @leaks));
 
 $node->stop;
 done_testing();
