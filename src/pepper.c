@@ -118,7 +118,11 @@ pepper_read_file(const char *path, char **pepper)
 	return problem;
 }
 
-/* Loads the pepper named by setting name (path) into *pepper; WARNING when it cannot. */
+/*
+ * Loads the pepper of file path (setting name) into *pepper.  When it cannot,
+ * returns why and warns; the reason, which names the path, goes to the
+ * server log only.
+ */
 static char *
 pepper_load(const char *name, const char *path, char **pepper)
 {
@@ -134,7 +138,7 @@ pepper_load(const char *name, const char *path, char **pepper)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("%s cannot be used", name),
-				 errdetail_internal("%s", problem),
+				 errdetail_log("%s", problem),
 				 errhint("Keys stored with this pepper answer \"unknown\" until the file is fixed and the server restarted.")));
 	}
 	return problem;
