@@ -47,8 +47,8 @@ static bool legacy_pepper_set = false;
  * NULL on success, else why the file cannot be used.  The file must be a
  * regular file owned by the server's OS user with no group or world access
  * (or owned by root with at most group read), as PostgreSQL requires of
- * ssl_key_file.  Its content, less a trailing newline, is the pepper: 1 to
- * PEPPER_MAX_LEN bytes, no zero byte.
+ * ssl_key_file.  Its content, less a trailing newline, is the pepper: one
+ * line of 1 to PEPPER_MAX_LEN bytes, no zero byte.
  */
 static char *
 pepper_read_file(const char *path, char **pepper)
@@ -73,6 +73,8 @@ pepper_read_file(const char *path, char **pepper)
 	else if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
 			 (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
 		problem = psprintf("file \"%s\" has group or world access; it must be u=rw (0600) or less if owned by the database user, or u=rw,g=r (0640) or less if owned by root", path);
+	else if (st.st_size > PEPPER_MAX_LEN + 2)
+		problem = psprintf("file \"%s\" holds more than %d bytes", path, PEPPER_MAX_LEN);
 	else
 	{
 		for (;;)
@@ -108,6 +110,8 @@ pepper_read_file(const char *path, char **pepper)
 			problem = psprintf("file \"%s\" holds more than %d bytes", path, PEPPER_MAX_LEN);
 		else if (memchr(buf, '\0', len) != NULL)
 			problem = psprintf("file \"%s\" contains a zero byte", path);
+		else if (memchr(buf, '\n', len) != NULL || memchr(buf, '\r', len) != NULL)
+			problem = psprintf("file \"%s\" holds more than one line", path);
 		else
 		{
 			buf[len] = '\0';

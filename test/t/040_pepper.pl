@@ -170,6 +170,9 @@ like(try_mint('refused'), qr/55000.*could not open file/s, 'a missing pepper fil
 pepper_file('empty', '');
 set_peppers("$dir/empty", '');
 like(try_mint('refused'), qr/is empty/, 'an empty pepper file: key creation refuses');
+pepper_file('two_lines', "second-secret-pepper\nsecond-secret-pepper");
+set_peppers("$dir/two_lines", '');
+like(try_mint('refused'), qr/holds more than one line/, 'a pepper file of two lines: key creation refuses');
 set_peppers($second, '');
 is(status_of('p2'), 'valid', 'fixed: the key verifies again');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM k WHERE label = 'refused'}), '0',
