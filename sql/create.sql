@@ -100,7 +100,8 @@ SELECT expect_error($$SELECT apikey_create('acme', '999', 'x')$$);
 SELECT expect_error($$SELECT apikey_create('acme', 'bob', 'x')$$);
 SELECT expect_error($$SELECT apikey_create('acme', '', 'x')$$);
 
--- user of another tenant, or a tenant that does not exist: 23503
+-- user of another tenant, or a tenant that does not exist: 23503, exactly
+-- the answer for a user that does not exist (a tenant cannot probe ids)
 SELECT expect_error($$SELECT apikey_create('acme', '10', 'x')$$);
 SELECT expect_error($$SELECT apikey_create('globex', '1', 'x')$$);
 SELECT expect_error($$SELECT apikey_create('initech', '1', 'x')$$);

@@ -298,14 +298,17 @@ BEGIN
 END
 $$;
 
--- the message names the actor and the tenant (never a key)
+-- the message names the actor (never a key, nor the tenant of the key: the
+-- actor is checked before the key is read)
 BEGIN;
 SET LOCAL apikey.actor = '21';
 SELECT expect_error(format('SELECT apikey_disable(%s)', :t_id));
 COMMIT;
--- 42501 for every function: no manage permission, another tenant, inactive,
--- no such user, an id of the wrong type, and (with bound permissions) a role
--- of apikey.manager_roles without the permission
+-- 42501 for every function: no manage permission, inactive, no such user, an
+-- id of the wrong type, and (with bound permissions) a role of
+-- apikey.manager_roles without the permission.  A manager of another tenant
+-- gets 42501 where the call names tenant pa itself (create, the tenant
+-- guard), and P0002 for the key of tenant pa: exactly a missing key
 SELECT a.actor, a.why, t.*
   FROM (VALUES ('21', 'lvl5, no apikey:manage'), ('23', 'pa_admin of tenant pb'),
                ('22', 'pa_admin, inactive'), ('999', 'no such user'), ('not a number', 'not an id'),
@@ -357,7 +360,8 @@ SELECT id AS c_id FROM apikey_create('pa', '27', 'no actor') \gset
 SELECT created_by FROM apikey.keys WHERE id = :c_id;
 SELECT action, actor FROM apikey.events WHERE key_id = :c_id;
 
--- the actor of another tenant may manage the keys of its own tenant
+-- the actor of another tenant may manage the keys of its own tenant; a key
+-- of tenant pa is a missing key to it (P0002)
 SELECT key_id AS pb_id FROM perm_keys WHERE user_id = 30 \gset
 BEGIN;
 SET LOCAL apikey.actor = '23';
@@ -413,7 +417,8 @@ SET LOCAL apikey.actor = '26';
 SELECT apikey_enable(:t_id) AS enabled;
 COMMIT;
 -- 42501: pa_admin (holds apikey:manage, but permissions are no longer
--- bound), member, an admin of another tenant, an inactive admin, no such user
+-- bound), member, an inactive admin, no such user; an admin of another
+-- tenant: 42501 naming tenant pa, P0002 for the key of pa
 UPDATE perm_users SET role = 'admin' WHERE id IN (22, 23);
 SELECT a.actor, a.why, t.*
   FROM (VALUES ('20', 'pa_admin'), ('27', 'member'), ('23', 'admin of tenant pb'),

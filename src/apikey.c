@@ -35,9 +35,6 @@ PG_MODULE_MAGIC;
 /* GUC variables */
 char	   *apikey_namespace = NULL;
 char	   *apikey_actor = NULL;
-char	   *apikey_pepper = NULL;
-static bool pepper_without_preload = false;
-char	   *apikey_previous_pepper = NULL;
 char	   *apikey_manage_permission = NULL;
 char	   *apikey_manager_roles = NULL;
 static char *apikey_ctx_key_id = NULL;
@@ -173,39 +170,12 @@ _PG_init(void)
 								0,
 								NULL, NULL, NULL);
 
-		/*
-		 * The peppers are read at server start only: a reload would log
-		 * their new values ("parameter ... changed to ..."), and a session
-		 * that had not loaded the library could read them as placeholders.
-		 */
-		DefineCustomStringVariable("apikey.pepper",
-								   "Secret key of the HMAC-SHA-256 that new keys are stored with (postgresql.conf, preloaded only).",
-								   "Empty: new keys are stored as plain SHA-256.",
-								   &apikey_pepper,
-								   "",
-								   PGC_POSTMASTER,
-								   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-								   NULL, NULL, NULL);
-
-		DefineCustomStringVariable("apikey.previous_pepper",
-								   "The pepper before the last rotation: keys stored with it keep verifying.",
-								   NULL,
-								   &apikey_previous_pepper,
-								   "",
-								   PGC_POSTMASTER,
-								   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-								   NULL, NULL, NULL);
-
 		shmem_install_hooks();
 		lastused_register_launcher();
 	}
-	else
-	{
-		/* a pepper in postgresql.conf without preloading must not be ignored silently */
-		const char *p = GetConfigOption("apikey.pepper", true, false);
 
-		pepper_without_preload = (p != NULL && p[0] != '\0');
-	}
+	/* the peppers come from files, never from a setting (pepper.c) */
+	pepper_init();
 
 	MarkGUCPrefixReserved("apikey");
 }
@@ -276,8 +246,9 @@ require_binding(void)
 
 /*
  * Checks that user_id names an active user of tenant_id; raises 23503 (or
- * 55000 for an inactive user).  Returns the canonical ids through the
- * pointers.
+ * 55000 for an inactive user).  A user of another tenant gets exactly the
+ * answer of a user that does not exist: a tenant cannot probe another's ids.
+ * Returns the canonical ids through the pointers.
  */
 static void
 check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char **canon_user)
@@ -286,15 +257,13 @@ check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char
 
 	*canon_user = binding_canonical_user_id(user_id);
 	*canon_tenant = binding_canonical_tenant_id(tenant_id);
-	if (*canon_user == NULL || !binding_lookup_user(*canon_user, &user) || !user.found)
+	if (*canon_user == NULL || *canon_tenant == NULL ||
+		!binding_lookup_user(*canon_user, &user) || !user.found ||
+		user.tenant_id == NULL || strcmp(user.tenant_id, *canon_tenant) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("user \"%s\" does not exist", user_id),
 				 errdetail("API keys can only be issued to users of the bound user table.")));
-	if (*canon_tenant == NULL || user.tenant_id == NULL || strcmp(user.tenant_id, *canon_tenant) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("user \"%s\" does not belong to tenant \"%s\"", user_id, tenant_id)));
 	if (!user.active)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -329,35 +298,50 @@ is_manager_role(const char *role)
 }
 
 /*
- * When apikey.actor names an application user, checks that this user may
- * manage the keys of tenant: active, in that tenant, and holding
+ * The actor check, done before any key or user is read.  When apikey.actor
+ * names an application user, checks that this user is active and holds
  * apikey.manage_permission (or, without bound permissions, a role listed in
- * apikey.manager_roles).  Raises 42501 otherwise.
+ * apikey.manager_roles), and that tenant, when the caller names one, is the
+ * actor's own.  Raises 42501 otherwise, with a message made only of the
+ * caller's input.  Returns the actor's tenant, to which every key and user
+ * the call touches is then confined, or NULL when no actor is set.
  */
-static void
-check_actor(const char *tenant)
+static char *
+actor_tenant(const char *tenant)
 {
 	const char *actor = actor_or_null();
 	char	   *canon;
+	char	   *canon_tenant;
 	UserInfo	user;
 	bool		allowed;
 
 	if (actor == NULL)
-		return;
+		return NULL;
 	canon = binding_canonical_user_id(actor);
 	if (canon == NULL || !binding_lookup_user(canon, &user) || !user.found ||
-		!user.active || user.tenant_id == NULL || strcmp(user.tenant_id, tenant) != 0)
+		!user.active || user.tenant_id == NULL)
+		allowed = false;
+	else if (tenant != NULL &&
+			 ((canon_tenant = binding_canonical_tenant_id(tenant)) == NULL ||
+			  strcmp(user.tenant_id, canon_tenant) != 0))
 		allowed = false;
 	else if (permissions_bound())
 		allowed = permissions_array_contains(permissions_of_role(user.role), apikey_manage_permission);
 	else
 		allowed = is_manager_role(user.role);
-	if (!allowed)
+	if (!allowed && tenant != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("user \"%s\" may not manage the API keys of tenant \"%s\"", actor, tenant),
 				 errdetail("apikey.actor must name an active user of the tenant who holds the permission \"%s\" or one of the roles \"%s\".",
 						   apikey_manage_permission, apikey_manager_roles)));
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("user \"%s\" may not manage API keys", actor),
+				 errdetail("apikey.actor must name an active user of the tenant who holds the permission \"%s\" or one of the roles \"%s\".",
+						   apikey_manage_permission, apikey_manager_roles)));
+	return user.tenant_id;
 }
 
 /* Raises 25006 in a read-only transaction (and so on a standby). */
@@ -383,14 +367,9 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 	int			len;
 	const char *scheme;
 
-	if (pepper_without_preload)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("apikey.pepper is set but the apikey library is not preloaded"),
-				 errhint("Add apikey to shared_preload_libraries and restart the server.")));
+	pepper_require_usable();
 	require_binding();
 	check_user(tenant_id, user_id, &canon_tenant, &canon_user);
-	check_actor(canon_tenant);
 
 	len = keyfmt_generate(apikey_namespace, env, strong_random, out->key, sizeof(out->key));
 	if (len < 0)
@@ -433,23 +412,24 @@ return_minted(FunctionCallInfo fcinfo, MintedKey *k)
 }
 
 /*
- * True when the key belongs to the tenant given as a guard (or no guard is
- * given).  A key of another tenant must look exactly like a missing key.
+ * True when the key belongs to the actor's tenant (when an actor is set) and
+ * to the tenant given as a guard (when one is given).  Any other key must
+ * look exactly like a missing key.
  */
 static bool
-tenant_matches(FunctionCallInfo fcinfo, int argno, const KeyRow *row)
+key_visible(const KeyRow *row, const char *guard, const char *actor_tenant)
 {
-	char	   *tenant;
 	char	   *canon;
 
-	if (PG_ARGISNULL(argno))
+	if (actor_tenant != NULL && strcmp(row->tenant_id, actor_tenant) != 0)
+		return false;
+	if (guard == NULL)
 		return true;
-	tenant = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	canon = binding_canonical_tenant_id(tenant);
-	return strcmp(row->tenant_id, canon ? canon : tenant) == 0;
+	canon = binding_canonical_tenant_id(guard);
+	return strcmp(row->tenant_id, canon ? canon : guard) == 0;
 }
 
-/* Raises P0002 for a key id that does not exist (or is hidden by the tenant guard). */
+/* Raises P0002 for a key id that does not exist (or is hidden from the caller). */
 static void
 no_such_key_id(int64 id)
 {
@@ -458,13 +438,30 @@ no_such_key_id(int64 id)
 			 errmsg("API key %lld does not exist", (long long) id)));
 }
 
-/* Locks key id for a change, applying the tenant guard in argument argno. */
+/* Raises P0002 for a key given as text that does not exist (or is hidden). */
+static void
+no_such_key(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("API key does not exist")));
+}
+
+/*
+ * Locks key id for a change: the actor first, then the key, hidden unless it
+ * is in the actor's tenant and in the tenant guard of argument argno.  A
+ * hidden key is never locked, so it cannot make the caller wait either.
+ */
 static void
 lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row)
 {
-	if (!keystore_lock_by_id(id, row) || !tenant_matches(fcinfo, argno, row))
+	char	   *guard = PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	char	   *scope = actor_tenant(guard);
+
+	/* a key's tenant never changes (keys_guard): checked before the lock */
+	if (!keystore_lookup_by_id(id, row) || !key_visible(row, guard, scope) ||
+		!keystore_lock_by_id(id, row))
 		no_such_key_id(id);
-	check_actor(row->tenant_id);
 }
 
 /* Reads a required bigint key id argument. */
@@ -553,6 +550,8 @@ apikey_create(PG_FUNCTION_ARGS)
 				 errmsg("expires_at must be in the future")));
 	if (!PG_ARGISNULL(5))
 		check_scopes(PG_GETARG_ARRAYTYPE_P(5));
+	require_binding();
+	(void) actor_tenant(tenant_id);
 
 	mint_key(tenant_id, user_id, name, env, expires_at, expires_null,
 			 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
@@ -794,6 +793,57 @@ walk_scalar(void *state, char *token, JsonTokenType tokentype)
 }
 
 /*
+ * Bounds on PostgREST's request.headers (a flat JSON object of strings):
+ * past these the setting cannot be what PostgREST sends, and is treated as
+ * missing before the recursive JSON parser sees it.
+ */
+#define HEADERS_MAX_LEN		(1024 * 1024)
+#define HEADERS_MAX_DEPTH	16
+
+/*
+ * True when headers is short enough and nests objects and arrays at most
+ * HEADERS_MAX_DEPTH deep: a linear pre-scan, so that hostile nesting costs
+ * neither stack nor time in the parser.  Brackets inside JSON strings do not
+ * count; a closing bracket with nothing open makes the text invalid JSON.
+ */
+static bool
+headers_within_bounds(const char *headers)
+{
+	size_t		len = strnlen(headers, HEADERS_MAX_LEN + 1);
+	int			depth = 0;
+	bool		in_string = false;
+	size_t		i;
+
+	if (len > HEADERS_MAX_LEN)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		char		c = headers[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;			/* the escaped character never ends the string */
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > HEADERS_MAX_DEPTH)
+				return false;
+		}
+		else if (c == ']' || c == '}')
+		{
+			if (--depth < 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
  * The credential from PostgREST's request.headers setting (a JSON object
  * with lower-cased header names): the Authorization header, else an
  * X-API-Key header (PostgREST itself answers a non-JWT Bearer token when it
@@ -810,7 +860,7 @@ postgrest_authorization(void)
 	JsonSemAction sem;
 	HeaderWalk	walk;
 
-	if (headers == NULL || headers[0] == '\0')
+	if (headers == NULL || headers[0] == '\0' || !headers_within_bounds(headers))
 		return NULL;
 	memset(&walk, 0, sizeof(walk));
 	memset(&sem, 0, sizeof(sem));
@@ -901,6 +951,7 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 	text	   *key;
 	KeyfmtParsed parsed;
 	KeyRow		row;
+	char	   *scope;
 
 	require_writable("apikey_revoke()");
 	if (PG_ARGISNULL(0))
@@ -908,18 +959,16 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key must not be null")));
 	key = PG_GETARG_TEXT_PP(0);
+	scope = actor_tenant(NULL);
 	if (keyfmt_parse(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &parsed) != KEYFMT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist"),
 				 errdetail("The value given is not a well-formed API key.")));
-	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("API key does not exist")));
-	if (!keystore_lock_by_id(row.id, &row))
-		no_such_key_id(row.id);
-	check_actor(row.tenant_id);
+	/* a key of another tenant than the actor's is a key that does not exist */
+	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row) ||
+		!key_visible(&row, NULL, scope) || !keystore_lock_by_id(row.id, &row))
+		no_such_key();
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_revoke(row.id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
@@ -1057,9 +1106,11 @@ Datum
 apikey_list(PG_FUNCTION_ARGS)
 {
 	char	   *tenant = required_text(fcinfo, 0, "tenant_id");
-	char	   *canon = binding_canonical_tenant_id(tenant);
+	char	   *canon;
 	ListState	state;
 
+	(void) actor_tenant(tenant);
+	canon = binding_canonical_tenant_id(tenant);
 	InitMaterializedSRF(fcinfo, 0);
 	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	keystore_list(canon ? canon : tenant, list_emit, &state);

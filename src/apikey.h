@@ -30,10 +30,14 @@
 /* GUCs (apikey.c) */
 extern char *apikey_namespace;
 extern int	apikey_last_used_interval;
-extern char *apikey_pepper;
-extern char *apikey_previous_pepper;
 extern char *apikey_manage_permission;
 extern char *apikey_manager_roles;
+
+/* pepper.c: the peppers, read from apikey.pepper_file and apikey.previous_pepper_file */
+extern char *apikey_pepper;
+extern char *apikey_previous_pepper;
+extern void pepper_init(void);
+extern void pepper_require_usable(void);
 
 /* Verification statuses, in the order of the SQL contract */
 typedef enum VerifyStatus

@@ -15,9 +15,20 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pepper_conf = "apikey.pepper = 'dump-restore-pepper'\n";
+# the pepper lives in a file only the server's OS user can read; each node
+# gets its own copy (configuration and such files are not in a dump)
+sub pepper_conf
+{
+	my ($node) = @_;
+	my $path = $node->basedir . '/pepper';
+	open(my $fh, '>', $path) or die "open $path: $!";
+	print $fh "dump-restore-pepper\n";
+	close($fh);
+	chmod(0600, $path) or die "chmod $path: $!";
+	return "apikey.pepper_file = '$path'\n";
+}
 
-# a pepper needs the library preloaded, and is read at server start only
+# the pepper file is read when the library loads: at server start when preloaded
 my $old = PostgreSQL::Test::Cluster->new('dump_source');
 $old->init;
 $old->append_conf('postgresql.conf', "shared_preload_libraries = 'apikey'\n");
@@ -70,9 +81,9 @@ $old->safe_psql('appdb', qq{
 	($id{successor}, $key{successor}) = split / /, $row;
 }
 # then a pepper: later keys are stored as HMAC-SHA-256
-$old->append_conf('postgresql.conf', $pepper_conf);
+$old->append_conf('postgresql.conf', pepper_conf($old));
 $old->restart;
-is($old->safe_psql('appdb', q{SELECT current_setting('apikey.pepper') <> ''}), 't', 'pepper in effect on the source');
+is($old->safe_psql('appdb', q{SELECT current_setting('apikey.pepper_file') <> ''}), 't', 'pepper in effect on the source');
 create_key('peppered', q{'t1', '2', 'peppered', scopes => ARRAY['docs:read', 'docs:write']});
 create_key('peppered_revoked', q{'t2', '10', 'peppered, revoked'});
 $old->safe_psql('appdb', qq{SELECT apikey_revoke('$key{peppered_revoked}')});
@@ -142,7 +153,7 @@ is(scalar(@keys_in_dump), 0, 'no key in the dump');
 # --- restore into a fresh node -------------------------------------------------
 my $new = PostgreSQL::Test::Cluster->new('dump_target');
 $new->init;
-$new->append_conf('postgresql.conf', "shared_preload_libraries = 'apikey'\n" . $pepper_conf);
+$new->append_conf('postgresql.conf', "shared_preload_libraries = 'apikey'\n" . pepper_conf($new));
 $new->start;
 is($new->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'apikey'}), '0',
 	'target has no apikey before the restore');
