@@ -32,7 +32,7 @@ REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing l
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke
+ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke verify-never-blocks-revoke
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

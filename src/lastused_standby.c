@@ -36,7 +36,6 @@
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -521,11 +520,13 @@ ship_take_notes(int *n)
 	int			cap;
 
 	*n = 0;
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	if (hash_get_num_entries(apikey_pending) == 0)
+		return NULL;
+	pending_lock_all(LW_EXCLUSIVE);
 	cap = hash_get_num_entries(apikey_pending);
 	if (cap == 0)
 	{
-		LWLockRelease(apikey_shared->lock);
+		pending_unlock_all();
 		return NULL;
 	}
 	notes = palloc(sizeof(PendingUse) * cap);
@@ -537,7 +538,7 @@ ship_take_notes(int *n)
 		/* removing the current entry during a seq scan is allowed */
 		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
 	}
-	LWLockRelease(apikey_shared->lock);
+	pending_unlock_all();
 	return notes;
 }
 
@@ -558,27 +559,11 @@ ship_put_back(const PendingUse *notes, int n)
 	uint64		dropped = 0;
 	int			i;
 
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
-		PendingUse *entry;
-		bool		found;
-
-		entry = hash_search(apikey_pending, &notes[i].key, HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			if (entry->used_at < notes[i].used_at)
-				entry->used_at = notes[i].used_at;
-			continue;
-		}
-		if (hash_get_num_entries(apikey_pending) < apikey_last_used_capacity)
-			entry = hash_search(apikey_pending, &notes[i].key, HASH_ENTER_NULL, &found);
-		if (entry != NULL)
-			entry->used_at = notes[i].used_at;
-		else
+		if (!pending_note(&notes[i].key, notes[i].used_at))
 			dropped++;
 	}
-	LWLockRelease(apikey_shared->lock);
 	if (dropped > 0)
 		stats_add(CTR_LAST_USED_DROPPED, dropped);
 }
