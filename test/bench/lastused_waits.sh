@@ -101,22 +101,24 @@ apikey_on_exit "kill $SAMPLER 2>/dev/null || true"
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 
-# let the flush worker write what the run noted
-for ((i = 0; i < 60; i++)); do
-    [ "$(sql -c 'SELECT last_used_pending FROM apikey_stats()')" = 0 ] && break
+# let the flush worker write what the run noted: nothing pending, no flush running
+for ((i = 0; i < 120; i++)); do
+    [ "$(sql -c "SELECT (SELECT last_used_pending FROM apikey_stats())
+                      + (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'apikey last-used flush')")" = 0 ] && break
     sleep 0.5
 done
 
 tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.txt")
 samples=$(grep -c '^S$' "$WORK/samples.txt" || true)
 echo
-echo "== lastused_waits: rev $REV, $("$PGBIN/postgres" --version), $(nproc) CPUs"
+echo "== lastused_waits: $ROOT (rev $REV), $("$PGBIN/postgres" --version), $(nproc) CPUs"
 echo "   $CLIENTS clients, $DURATION s, random keys among $KEYS, apikey.last_used_capacity = $CAPACITY, flush every $FLUSH_MS ms"
 echo "   tps: $tps"
-echo "   samples: $samples (every $SAMPLE_MS ms); pgbench backends seen, by wait event:"
-grep -v '^S$' "$WORK/samples.txt" | sort | uniq -c | sort -rn | awk '{ printf "     %8d  %s %s\n", $1, $2, $3 }'
+echo "   samples: $samples (every $SAMPLE_MS ms); active pgbench backends seen, by wait event:"
+grep -v -e '^S$' -e '^$' "$WORK/samples.txt" | sort | uniq -c | sort -rn | awk '{ printf "     %8d  %s %s\n", $1, $2, $3 }'
 lw=$(grep -c '^LWLock apikey$' "$WORK/samples.txt" || true)
 echo "   LWLock:apikey waits seen: $lw"
 echo "   apikey_stats() since the start of the run:"
 sql -c "SELECT format('     valid %s, last_used_written %s, last_used_dropped %s, last_used_pending %s',
                       valid, last_used_written, last_used_dropped, last_used_pending) FROM apikey_stats()"
+sql -c "SELECT format('     keys with last_used_at: %s of %s', count(last_used_at), count(*)) FROM apikey.keys"
