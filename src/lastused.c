@@ -19,8 +19,9 @@
  * COMMITTED transaction on a primary, as the tables' owner, in a
  * subtransaction that never lets an error escape.  Before writing it probes
  * the key's usage row with a dirty snapshot: a row another transaction is
- * writing (or has locked) is left alone, so one verification never waits for
- * another either.  Before the extension is updated to 1.1.1 (no key_usage
+ * writing is left alone, and the UPDATE skips a locked one, so one
+ * verification does not wait for another either (only two first uses of a
+ * key racing between probe and INSERT can, for LASTUSED_WRITE_LOCK_TIMEOUT).  Before the extension is updated to 1.1.1 (no key_usage
  * table) the write goes to apikey.keys as it used to.
  *-------------------------------------------------------------------------
  */
@@ -74,7 +75,7 @@ typedef struct LocalNote
 typedef enum UsageState
 {
 	USAGE_ABSENT,				/* no row, committed or not */
-	USAGE_BUSY,					/* another transaction is writing or has locked it */
+	USAGE_BUSY,					/* another transaction is writing it */
 	USAGE_FOUND					/* a committed row, last use in *used_at */
 } UsageState;
 
@@ -122,7 +123,8 @@ lastused_local_note(int64 id)
 
 /*
  * Reads the usage row of key id with a dirty snapshot, which also sees rows
- * other transactions are inserting, updating or locking right now.
+ * other transactions are inserting, updating or deleting right now (a row
+ * another transaction only locked is left to the UPDATE's SKIP LOCKED).
  */
 static UsageState
 lastused_probe_usage(Oid relid, Oid indexid, int64 id, TimestampTz *used_at)
