@@ -253,7 +253,8 @@ SELECT expect_error($$SELECT public.apikey_bind_users('public.sec_owned_users')$
 RESET ROLE;
 SELECT table_name FROM apikey.user_binding;
 
--- apikey_verifier verifies, and its last-used write happens (as the owner of apikey.keys)
+-- apikey_verifier verifies, and its last-used write happens (as the owner of apikey.keys;
+-- apikey_list shows the newest use)
 SELECT id AS sec_v_id, key AS sec_v_key FROM apikey_create('sec', '2', 'verifier write') \gset
 SELECT last_used_written AS lu_written0, last_used_dropped AS lu_dropped0 FROM apikey_stats() \gset
 SET ROLE regress_apikey_verifier;
@@ -262,7 +263,7 @@ SELECT valid, status, key_id = :sec_v_id AS key_id_ok, tenant_id, user_id, role
 SELECT current_user;
 RESET ROLE;
 SELECT last_used_at IS NOT NULL AS last_used_written, last_used_at > now() - interval '1 hour' AS recent
-  FROM apikey.keys WHERE id = :sec_v_id;
+  FROM apikey_list('sec') WHERE id = :sec_v_id;
 SELECT last_used_written - :lu_written0 AS written, last_used_dropped - :lu_dropped0 AS dropped
   FROM apikey_stats();
 -- as apikey_admin too, and never as a side effect of a refused call
@@ -270,12 +271,12 @@ SELECT id AS sec_w_id, key AS sec_w_key FROM apikey_create('sec', '2', 'admin wr
 SET ROLE regress_apikey_admin;
 SELECT valid, status FROM public.apikey_verify(:'sec_w_key');
 RESET ROLE;
-SELECT last_used_at IS NOT NULL AS last_used_written FROM apikey.keys WHERE id = :sec_w_id;
+SELECT last_used_at IS NOT NULL AS last_used_written FROM apikey_list('sec') WHERE id = :sec_w_id;
 SELECT id AS sec_x_id, key AS sec_x_key FROM apikey_create('sec', '2', 'nobody write') \gset
 SET ROLE regress_apikey_nobody;
 SELECT expect_error(format($$SELECT public.apikey_verify(%L)$$, :'sec_x_key'));
 RESET ROLE;
-SELECT last_used_at IS NULL AS untouched FROM apikey.keys WHERE id = :sec_x_id;
+SELECT last_used_at IS NULL AS untouched FROM apikey_list('sec') WHERE id = :sec_x_id;
 
 -------------------------------------------------------------------------------
 -- 2. The Trojan test
@@ -613,7 +614,7 @@ SELECT id = :tj1_id AS tj1, name, tenant_id, user_id, environment, scopes, metad
        prefix = left(CASE id WHEN :tj1_id THEN :'tj1_key' WHEN :tj2_id THEN :'tj2_key'
                              ELSE :'tj3_key' END, 12) AS prefix_ok,
        created_at > now() - interval '1 hour' AND created_at <= now() AS created_now,
-       last_used_at > now() - interval '1 hour' AS used_now,
+       (SELECT l.last_used_at FROM apikey_list('sec') l WHERE l.id = keys.id) > now() - interval '1 hour' AS used_now,
        enabled, revoked_at > now() - interval '1 hour' AS revoked_now, revoke_reason,
        rotated_from = :tj1_id AS rotated_from_tj1,
        expires_at BETWEEN now() + interval '59 minutes' AND now() + interval '61 minutes' AS grace_1h

@@ -163,7 +163,6 @@ extern void permissions_bind_permissions(Oid relid, const char *role_column,
 /* lastused.c, lastused_worker.c: last-used tracking */
 extern int	apikey_last_used_flush_interval;
 extern bool lastused_record(const KeyRow *row);
-extern int	lastused_flush_database(void);
 extern void lastused_register_launcher(void);
 
 /* lastused_standby.c: shipping a standby's notes to the primary */

@@ -468,31 +468,54 @@ keystore_has_successor(int64 id)
 	return found;
 }
 
-/* Calls emit for every key of a tenant, oldest first. */
+/*
+ * Calls emit for every key of a tenant, oldest first.  last_used_at is the
+ * newer of the key's own and the one apikey.key_usage holds (1.1.1).
+ */
 void
 keystore_list(const char *tenant_id, void (*emit) (KeyRow *row, void *arg), void *arg)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr usage_plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	KeyAttnums	att;
 	uint64		i;
+	bool		has_usage;
+	int			usage_att = 0;
 
 	keystore_ensure();
+	has_usage = OidIsValid(get_relname_relid("key_usage", get_rel_namespace(cache.keys_relid)));
 	keystore_spi_connect();
-	if (plan == NULL)
+	if (has_usage && usage_plan == NULL)
+		usage_plan = keystore_prepare("SELECT k.*, u.last_used_at AS usage_last_used_at"
+									  " FROM apikey.keys k LEFT JOIN apikey.key_usage u"
+									  " ON u.key_id OPERATOR(pg_catalog.=) k.id"
+									  " WHERE k.tenant_id OPERATOR(pg_catalog.=) $1 ORDER BY k.id",
+									  1, argtypes);
+	if (!has_usage && plan == NULL)
 		plan = keystore_prepare("SELECT * FROM apikey.keys WHERE tenant_id OPERATOR(pg_catalog.=) $1"
 								" ORDER BY id",
 								1, argtypes);
 	values[0] = CStringGetTextDatum(tenant_id);
-	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(has_usage ? usage_plan : plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list API keys");
 	keystore_map_attnums(SPI_tuptable->tupdesc, &att);
+	if (has_usage)
+		usage_att = SPI_fnumber(SPI_tuptable->tupdesc, "usage_last_used_at");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		KeyRow		row;
+		TimestampTz used_at;
 
 		keystore_fill_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &att, &row);
+		if (usage_att > 0 &&
+			keystore_ts(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, usage_att, &used_at) &&
+			(row.last_used_null || used_at > row.last_used_at))
+		{
+			row.last_used_at = used_at;
+			row.last_used_null = false;
+		}
 		emit(&row, arg);
 	}
 	SPI_finish();

@@ -3,30 +3,49 @@
  *	  Last-used tracking: when a valid key was last seen.
  *
  * Preloaded (shared_preload_libraries), a verification only notes (key,
- * time) in shared memory; the background worker (lastused_worker.c) writes
- * the notes in batches with a forward-only UPDATE.  Each backend remembers
- * what it noted in the last second, so a hot key touches shared memory about
- * once a second per backend; when the shared table is full a note is dropped
- * and counted, never waited for.  On a standby the notes are shipped to the
+ * time) in shared memory, under the lock of one partition of the pending
+ * table (shmem.c); the background worker (lastused_worker.c) writes the
+ * notes into apikey.keys in small batches with a forward-only UPDATE that
+ * skips rows another transaction has locked.  Each backend remembers what it
+ * noted in the last second, so a hot key touches shared memory about once a
+ * second per backend; when the shared table is full a note is dropped and
+ * counted, never waited for.  On a standby the notes are shipped to the
  * primary instead (lastused_standby.c).
  *
- * Not preloaded, a verification writes last_used_at itself, at most once per
- * key per apikey.last_used_interval, only in a read-write READ COMMITTED
- * transaction on a primary, as the tables' owner, in a subtransaction that
- * never lets an error escape, skipping a row another transaction has locked.
+ * Not preloaded, a verification writes the use itself into apikey.key_usage,
+ * never into apikey.keys: the verifying transaction must never hold a lock on
+ * a key's row, or a revoke, disable or rotate would wait for it.  It writes at
+ * most once per key per apikey.last_used_interval, only in a read-write READ
+ * COMMITTED transaction on a primary, as the tables' owner, in a
+ * subtransaction that never lets an error escape.  Before writing it probes
+ * the key's usage row with a dirty snapshot: a row another transaction is
+ * writing is left alone, and the UPDATE skips a locked one, so one
+ * verification does not wait for another either (only two first uses of a
+ * key racing between probe and INSERT can, for LASTUSED_WRITE_LOCK_TIMEOUT).  Before the extension is updated to 1.1.1 (no key_usage
+ * table) the write goes to apikey.keys as it used to.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "apikey.h"
@@ -37,15 +56,36 @@
 /* ... and forgets what it noted when it remembers this many keys */
 #define LASTUSED_LOCAL_MAX				8192
 
+/*
+ * The longest a fallback write may wait for a lock: only a first use racing
+ * another transaction's first use of the same key can wait at all.
+ */
+#define LASTUSED_WRITE_LOCK_TIMEOUT		"100ms"
+
+#define LASTUSED_USAGE_TABLE			"key_usage"
+#define LASTUSED_USAGE_INDEX			"key_usage_pkey"
+
 typedef struct LocalNote
 {
 	int64		key_id;			/* hash key */
 	TimestampTz noted_at;
 } LocalNote;
 
+/* What a probe of apikey.key_usage found for a key */
+typedef enum UsageState
+{
+	USAGE_ABSENT,				/* no row, committed or not */
+	USAGE_BUSY,					/* another transaction is writing it */
+	USAGE_FOUND					/* a committed row, last use in *used_at */
+} UsageState;
+
 static HTAB *local_notes = NULL;
 
-/* True when this transaction may write last_used_at without risk. */
+/* Fallback plans on apikey.key_usage, prepared once per backend */
+static SPIPlanPtr usage_insert_plan = NULL;
+static SPIPlanPtr usage_update_plan = NULL;
+
+/* True when this transaction may write last use without risk. */
 static bool
 lastused_can_write(void)
 {
@@ -55,54 +95,9 @@ lastused_can_write(void)
 		!IsInParallelMode();
 }
 
-/* Writes last_used_at for key id now, in a subtransaction that swallows errors. */
-static void
-lastused_write_now(int64 id, TimestampTz now)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-
-	PG_TRY();
-	{
-		Oid			save_userid;
-		int			save_sec_context;
-
-		keystore_become_owner(&save_userid, &save_sec_context);
-		keystore_touch(id, now);
-		keystore_restore_user(save_userid, save_sec_context);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		stats_add(CTR_LAST_USED_WRITTEN, 1);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* the subtransaction's abort restores the user and SPI */
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		stats_add(CTR_LAST_USED_DROPPED, 1);
-		/* a cancel or shutdown is not ours to swallow */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-}
-
-/* True when this backend noted key id less than a second ago (and notes it otherwise). */
-static bool
-lastused_recently_noted(int64 id, TimestampTz now)
+/* This backend's note of key id (preloaded), created (noted_at 0) when missing. */
+static LocalNote *
+lastused_local_note(int64 id)
 {
 	LocalNote  *note;
 	bool		found;
@@ -121,10 +116,211 @@ lastused_recently_noted(int64 id, TimestampTz now)
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	note = hash_search(local_notes, &id, HASH_ENTER, &found);
-	if (found && now - note->noted_at < LASTUSED_LOCAL_THROTTLE_USECS)
-		return true;
-	note->noted_at = now;
-	return false;
+	if (!found)
+		note->noted_at = 0;
+	return note;
+}
+
+/*
+ * Reads the usage row of key id with a dirty snapshot, which also sees rows
+ * other transactions are inserting, updating or deleting right now (a row
+ * another transaction only locked is left to the UPDATE's SKIP LOCKED).
+ */
+static UsageState
+lastused_probe_usage(Oid relid, Oid indexid, int64 id, TimestampTz *used_at)
+{
+	Relation	rel;
+	SnapshotData dirty;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	UsageState	state = USAGE_ABSENT;
+
+	rel = table_open(relid, AccessShareLock);
+	InitDirtySnapshot(dirty);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = systable_beginscan(rel, indexid, true, &dirty, 1, &skey);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		d;
+
+		/* set by the visibility check of this tuple: someone else is at it */
+		if (TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax))
+		{
+			state = USAGE_BUSY;
+			break;
+		}
+		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+		if (!isnull && (state == USAGE_ABSENT || DatumGetTimestampTz(d) > *used_at))
+			*used_at = DatumGetTimestampTz(d);
+		state = isnull ? state : USAGE_FOUND;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return state;
+}
+
+/* Prepares and keeps a generic plan (parameters never become constants). */
+static SPIPlanPtr
+lastused_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare apikey statement: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep apikey statement");
+	return plan;
+}
+
+/*
+ * Records a use of key id at now in apikey.key_usage when the last use known
+ * there is older than the interval; returns true when a row was written and
+ * sets *known to the newest use known afterwards.  Runs as the tables'
+ * owner inside the caller's subtransaction.
+ */
+static bool
+lastused_write_usage(Oid relid, Oid indexid, int64 id, TimestampTz now,
+					 TimestampTz *known)
+{
+	TimestampTz used_at = 0;
+	TimestampTz stale_before = now - (int64) apikey_last_used_interval * USECS_PER_SEC;
+	UsageState	state;
+	Oid			argtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			ret;
+	bool		written;
+
+	state = lastused_probe_usage(relid, indexid, id, &used_at);
+	if (state == USAGE_BUSY)
+	{
+		/* another transaction records a use of this key right now */
+		*known = now;
+		return false;
+	}
+	if (state == USAGE_FOUND && used_at > stale_before)
+	{
+		*known = used_at;
+		return false;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(id);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = TimestampTzGetDatum(stale_before);
+	if (state == USAGE_ABSENT)
+	{
+		/* waits only if another first use of this key began since the probe */
+		if (usage_insert_plan == NULL)
+			usage_insert_plan =
+				lastused_prepare("INSERT INTO apikey.key_usage (key_id, last_used_at) VALUES ($1, $2)"
+								 " ON CONFLICT DO NOTHING",
+								 2, argtypes);
+		ret = SPI_execute_plan(usage_insert_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not record the last use of an API key: SPI result %d", ret);
+	}
+	else
+	{
+		/* forward-only, skipping a row locked since the probe: never waits */
+		if (usage_update_plan == NULL)
+			usage_update_plan =
+				lastused_prepare("UPDATE apikey.key_usage SET last_used_at = $2"
+								 " WHERE key_id OPERATOR(pg_catalog.=) (SELECT u.key_id FROM apikey.key_usage u"
+								 " WHERE u.key_id OPERATOR(pg_catalog.=) $1"
+								 " AND u.last_used_at OPERATOR(pg_catalog.<) $3"
+								 " FOR NO KEY UPDATE SKIP LOCKED)",
+								 3, argtypes);
+		ret = SPI_execute_plan(usage_update_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the last use of an API key: SPI result %d", ret);
+	}
+	written = (SPI_processed == 1);
+	SPI_finish();
+	*known = now;
+	return written;
+}
+
+/*
+ * Writes the use of key id at now, in a subtransaction that swallows errors,
+ * as the tables' owner, with a short lock_timeout.  Returns true when a row
+ * was written; *known is the newest use known of the key (0 if unknown).
+ */
+static bool
+lastused_write_now(int64 id, TimestampTz now, TimestampTz *known)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		written = false;
+
+	*known = 0;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+
+	PG_TRY();
+	{
+		Oid			save_userid;
+		int			save_sec_context;
+		int			save_nestlevel;
+		Oid			nsp;
+		Oid			relid = InvalidOid;
+		Oid			indexid = InvalidOid;
+
+		keystore_become_owner(&save_userid, &save_sec_context);
+		/* undone by the subtransaction's end, as a function's SET clause */
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("lock_timeout", LASTUSED_WRITE_LOCK_TIMEOUT,
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+
+		nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+		if (OidIsValid(nsp))
+		{
+			relid = get_relname_relid(LASTUSED_USAGE_TABLE, nsp);
+			indexid = get_relname_relid(LASTUSED_USAGE_INDEX, nsp);
+		}
+		if (OidIsValid(relid) && OidIsValid(indexid))
+			written = lastused_write_usage(relid, indexid, id, now, known);
+		else
+		{
+			/* extension not updated to 1.1.1 yet: the 1.1 behaviour */
+			keystore_touch(id, now);
+			written = true;
+			*known = now;
+		}
+
+		AtEOXact_GUC(true, save_nestlevel);
+		keystore_restore_user(save_userid, save_sec_context);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (written)
+			stats_add(CTR_LAST_USED_WRITTEN, 1);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* the subtransaction's abort restores the user, the GUCs and SPI */
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		stats_add(CTR_LAST_USED_DROPPED, 1);
+		/* a cancel or shutdown is not ours to swallow */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		written = false;
+	}
+	PG_END_TRY();
+	return written;
 }
 
 /* Notes a use of key id in shared memory (latest time wins); drops it when full. */
@@ -132,42 +328,34 @@ static void
 lastused_note_shared(int64 id, TimestampTz now)
 {
 	PendingKey	key;
-	PendingUse *entry;
-	bool		found;
 
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.key_id = id;
-
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
-	entry = hash_search(apikey_pending, &key, HASH_FIND, NULL);
-	if (entry == NULL && hash_get_num_entries(apikey_pending) < apikey_last_used_capacity)
-	{
-		entry = hash_search(apikey_pending, &key, HASH_ENTER_NULL, &found);
-		if (entry != NULL)
-			entry->used_at = now;
-	}
-	else if (entry != NULL && entry->used_at < now)
-		entry->used_at = now;
-	LWLockRelease(apikey_shared->lock);
-
-	if (entry == NULL)
+	if (!pending_note(&key, now))
 		stats_add(CTR_LAST_USED_DROPPED, 1);
 }
 
 /*
- * Records that row's key was just used successfully.  Returns true when
- * this call wrote last_used_at itself (the fallback without preloading).
+ * Records that row's key was just used successfully.  Without preloading,
+ * returns true when the use is now recorded (by this call, or by another
+ * transaction less than apikey.last_used_interval ago), so that the caller
+ * may remember the key as used now and skip the next ones.
  */
 bool
 lastused_record(const KeyRow *row)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz known;
 
 	if (apikey_shared != NULL)
 	{
-		if (!lastused_recently_noted(row->id, now))
-			lastused_note_shared(row->id, now);
+		LocalNote  *note = lastused_local_note(row->id);
+
+		if (now - note->noted_at < LASTUSED_LOCAL_THROTTLE_USECS)
+			return false;
+		note->noted_at = now;
+		lastused_note_shared(row->id, now);
 		return false;
 	}
 
@@ -176,52 +364,77 @@ lastused_record(const KeyRow *row)
 		return false;
 	if (!lastused_can_write())
 		return false;
-	lastused_write_now(row->id, now);
-	return true;
+	(void) lastused_write_now(row->id, now, &known);
+	return known != 0;
 }
 
 /*
- * Takes every pending note of this database out of shared memory and writes
- * them with one forward-only UPDATE (run by the flush worker, inside a
- * transaction, connected to SPI).  Returns the number of rows written; what
- * was taken is in apikey_shared->flush_taken, counted as dropped by the
- * launcher if the transaction fails.
+ * Takes every pending note of this database out of shared memory (run by
+ * the flush worker); *n is how many.  Their number is also left in
+ * apikey_shared->flush_taken, counted as dropped by the launcher if the
+ * worker fails before writing them.
  */
-int
-lastused_flush_database(void)
+PendingUse *
+lastused_take_notes(int *n)
 {
 	HASH_SEQ_STATUS status;
 	PendingUse *entry;
-	int			n = 0,
-				cap;
+	PendingUse *notes;
+	int			cap;
+
+	*n = 0;
+	pending_lock_all(LW_EXCLUSIVE);
+	cap = Max(hash_get_num_entries(apikey_pending), 1);
+	notes = palloc(sizeof(PendingUse) * cap);
+	hash_seq_init(&status, apikey_pending);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->key.dboid != MyDatabaseId || *n >= cap)
+			continue;
+		notes[(*n)++] = *entry;
+		/* removing the current entry during a seq scan is allowed */
+		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
+	}
+	pending_unlock_all();
+
+	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	apikey_shared->flush_taken = *n;
+	LWLockRelease(apikey_shared->lock);
+	return notes;
+}
+
+/*
+ * Writes one batch of notes into apikey.keys with a forward-only UPDATE
+ * (run by the flush worker, inside a transaction, connected to SPI), and
+ * returns the number of rows written.  Rows another transaction has locked
+ * (a revoke, a DBA's UPDATE) are skipped, never waited for: their notes go
+ * back into shared memory for the next flush.  So the worker never holds a
+ * key's row while waiting, and holds it only for the batch's short
+ * transaction.
+ */
+int
+lastused_flush_batch(const PendingUse *notes, int n)
+{
+	static SPIPlanPtr plan = NULL;
 	Datum	   *ids;
 	Datum	   *times;
 	Oid			argtypes[3] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8OID};
 	Datum		values[3];
 	int			ret;
 	int64		slack_us;
-
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
-	cap = Max(hash_get_num_entries(apikey_pending), 1);
-	ids = palloc(sizeof(Datum) * cap);
-	times = palloc(sizeof(Datum) * cap);
-	hash_seq_init(&status, apikey_pending);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->key.dboid != MyDatabaseId)
-			continue;
-		ids[n] = Int64GetDatum(entry->key.key_id);
-		times[n] = TimestampTzGetDatum(entry->used_at);
-		n++;
-		/* removing the current entry during a seq scan is allowed */
-		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
-	}
-	apikey_shared->flush_taken = n;
-	LWLockRelease(apikey_shared->lock);
+	int			written = 0;
+	uint64		dropped = 0;
+	uint64		i;
 
 	if (n == 0)
 		return 0;
-
+	ids = palloc(sizeof(Datum) * n);
+	times = palloc(sizeof(Datum) * n);
+	for (i = 0; i < (uint64) n; i++)
+	{
+		ids[i] = Int64GetDatum(notes[i].key.key_id);
+		times[i] = TimestampTzGetDatum(notes[i].used_at);
+	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
@@ -234,14 +447,53 @@ lastused_flush_database(void)
 	slack_us = (int64) apikey_last_used_interval * USECS_PER_SEC -
 		(int64) apikey_last_used_flush_interval * 1000;
 	values[2] = Int64GetDatum(Max(slack_us, 0));
-	ret = SPI_execute_with_args("UPDATE apikey.keys k SET last_used_at = u.used_at"
-								" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, used_at)"
-								" WHERE k.id OPERATOR(pg_catalog.=) u.id"
-								" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<)"
-								" (u.used_at OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000000.0)))",
-								3, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
+
+	/* rows: every note written (w), and every note due but skipped as locked */
+	if (plan == NULL)
+	{
+		plan = SPI_prepare_cursor("WITH u AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(id, used_at)),"
+								  " l AS (SELECT k.id FROM apikey.keys k, u"
+								  "  WHERE k.id OPERATOR(pg_catalog.=) u.id"
+								  "  AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<)"
+								  "  (u.used_at OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000000.0)))"
+								  "  FOR NO KEY UPDATE OF k SKIP LOCKED),"
+								  " w AS (UPDATE apikey.keys k SET last_used_at = u.used_at FROM l, u"
+								  "  WHERE k.id OPERATOR(pg_catalog.=) l.id AND u.id OPERATOR(pg_catalog.=) l.id RETURNING k.id)"
+								  " SELECT u.id, u.used_at, w.id IS NOT NULL AS written FROM u LEFT JOIN w ON w.id OPERATOR(pg_catalog.=) u.id"
+								  " WHERE w.id IS NOT NULL OR EXISTS (SELECT FROM apikey.keys k"
+								  "  WHERE k.id OPERATOR(pg_catalog.=) u.id"
+								  "  AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<)"
+								  "  (u.used_at OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000000.0))))",
+								  3, argtypes, CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the last-used flush: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the last-used flush");
+	}
+	ret = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not write last_used_at: SPI result %d", ret);
-	/* rows written: notes for rows recent enough (or gone) write nothing */
-	return (int) SPI_processed;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		PendingKey	key;
+
+		if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
+		{
+			written++;
+			continue;
+		}
+		/* locked by another transaction: try again at the next flush */
+		memset(&key, 0, sizeof(key));
+		key.dboid = MyDatabaseId;
+		key.key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		if (!pending_note(&key, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))))
+			dropped++;
+	}
+	if (dropped > 0)
+		stats_add(CTR_LAST_USED_DROPPED, dropped);
+	return written;
 }

@@ -36,7 +36,6 @@
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -53,6 +52,7 @@
 #define SHIP_MAX_BACKOFF_MS		60000
 #define SHIP_NAME_CACHE			64		/* database names remembered */
 #define SHIP_APPLICATION_NAME	"apikey last-used shipper"
+#define SHIP_BATCH				1000	/* notes per UPDATE (one transaction each) */
 
 /* Outcome of shipping one database's notes */
 typedef enum ShipResult
@@ -83,12 +83,22 @@ static bool no_conninfo_logged = false;
 static MemoryContext ship_context = NULL;
 static PGconn *ship_conn = NULL;	/* the open connection, for proc exit */
 
+/*
+ * Forward-only, skipping rows another transaction has locked (a revoke, a
+ * DBA's UPDATE): the shipper never makes a key's row wait, and never waits
+ * for one.  Returns the ids it skipped, to be sent again next round.
+ */
 static const char *const update_sql =
-"UPDATE apikey.keys k SET last_used_at = u.t"
-" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-" pg_catalog.unnest($2::pg_catalog.timestamptz[])) AS u(id, t)"
-" WHERE k.id OPERATOR(pg_catalog.=) u.id"
-" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) u.t)";
+"WITH u AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+" pg_catalog.unnest($2::pg_catalog.timestamptz[])) AS u(id, t)),"
+" l AS (SELECT k.id FROM apikey.keys k, u WHERE k.id OPERATOR(pg_catalog.=) u.id"
+" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) u.t)"
+" FOR NO KEY UPDATE OF k SKIP LOCKED),"
+" w AS (UPDATE apikey.keys k SET last_used_at = u.t FROM l, u"
+" WHERE k.id OPERATOR(pg_catalog.=) l.id AND u.id OPERATOR(pg_catalog.=) l.id RETURNING k.id)"
+" SELECT u.id FROM u WHERE NOT EXISTS (SELECT FROM w WHERE w.id OPERATOR(pg_catalog.=) u.id)"
+" AND EXISTS (SELECT FROM apikey.keys k WHERE k.id OPERATOR(pg_catalog.=) u.id"
+" AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) u.t))";
 
 static const char *const session_sql =
 "SET synchronous_commit = off;"
@@ -447,7 +457,24 @@ append_timestamp(StringInfo buf, TimestampTz t)
 	appendStringInfo(buf, "\"%s\"", str);
 }
 
-/* Writes one database's notes on the primary with the forward-only UPDATE. */
+/* qsort and bsearch comparator: by database OID, then key id. */
+static int
+note_cmp(const void *a, const void *b)
+{
+	const PendingKey *ka = &((const PendingUse *) a)->key;
+	const PendingKey *kb = &((const PendingUse *) b)->key;
+
+	if (ka->dboid != kb->dboid)
+		return (ka->dboid > kb->dboid) - (ka->dboid < kb->dboid);
+	return (ka->key_id > kb->key_id) - (ka->key_id < kb->key_id);
+}
+
+static void ship_put_back(const PendingUse *notes, int n);
+
+/*
+ * Writes one database's notes (sorted by key id) on the primary with the
+ * forward-only UPDATE, SHIP_BATCH notes per transaction.
+ */
 static ShipResult
 ship_database(const char *conninfo, Oid dboid, const char *datname,
 			  const PendingUse *notes, int n, char **err)
@@ -459,6 +486,7 @@ ship_database(const char *conninfo, Oid dboid, const char *datname,
 	char		sqlstate[6];
 	Oid			primary_oid;
 	int			i;
+	int			off;
 
 	if (!ship_connect(conninfo, datname, err))
 		return SHIP_RETRY;
@@ -481,33 +509,53 @@ ship_database(const char *conninfo, Oid dboid, const char *datname,
 
 	initStringInfo(&ids);
 	initStringInfo(&times);
-	appendStringInfoChar(&ids, '{');
-	appendStringInfoChar(&times, '{');
-	for (i = 0; i < n; i++)
+	for (off = 0; off < n; off += SHIP_BATCH)
 	{
-		if (i > 0)
-		{
-			appendStringInfoChar(&ids, ',');
-			appendStringInfoChar(&times, ',');
-		}
-		appendStringInfo(&ids, INT64_FORMAT, notes[i].key.key_id);
-		append_timestamp(&times, notes[i].used_at);
-	}
-	appendStringInfoChar(&ids, '}');
-	appendStringInfoChar(&times, '}');
-	params[0] = ids.data;
-	params[1] = times.data;
+		int			m = Min(SHIP_BATCH, n - off);
 
-	res = ship_exec(update_sql, 2, params, err, sqlstate);
-	ship_disconnect();
-	if (res == NULL)
-	{
-		/* no apikey.keys there (extension dropped on the primary) */
-		if (strcmp(sqlstate, "42P01") == 0 || strcmp(sqlstate, "3F000") == 0)
-			return SHIP_GONE;
-		return SHIP_RETRY;
+		resetStringInfo(&ids);
+		resetStringInfo(&times);
+		appendStringInfoChar(&ids, '{');
+		appendStringInfoChar(&times, '{');
+		for (i = off; i < off + m; i++)
+		{
+			if (i > off)
+			{
+				appendStringInfoChar(&ids, ',');
+				appendStringInfoChar(&times, ',');
+			}
+			appendStringInfo(&ids, INT64_FORMAT, notes[i].key.key_id);
+			append_timestamp(&times, notes[i].used_at);
+		}
+		appendStringInfoChar(&ids, '}');
+		appendStringInfoChar(&times, '}');
+		params[0] = ids.data;
+		params[1] = times.data;
+
+		res = ship_exec(update_sql, 2, params, err, sqlstate);
+		if (res == NULL)
+		{
+			ship_disconnect();
+			/* no apikey.keys there (extension dropped on the primary) */
+			if (strcmp(sqlstate, "42P01") == 0 || strcmp(sqlstate, "3F000") == 0)
+				return SHIP_GONE;
+			return SHIP_RETRY;
+		}
+		/* rows locked on the primary: their notes wait for the next round */
+		for (i = 0; i < PQntuples(res); i++)
+		{
+			PendingUse	probe;
+			const PendingUse *note;
+
+			probe.key.dboid = dboid;
+			probe.key.key_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			note = bsearch(&probe, notes + off, m, sizeof(PendingUse), note_cmp);
+			if (note != NULL)
+				ship_put_back(note, 1);
+		}
+		PQclear(res);
 	}
-	PQclear(res);
+	ship_disconnect();
 	return SHIP_OK;
 }
 
@@ -521,11 +569,13 @@ ship_take_notes(int *n)
 	int			cap;
 
 	*n = 0;
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	if (hash_get_num_entries(apikey_pending) == 0)
+		return NULL;
+	pending_lock_all(LW_EXCLUSIVE);
 	cap = hash_get_num_entries(apikey_pending);
 	if (cap == 0)
 	{
-		LWLockRelease(apikey_shared->lock);
+		pending_unlock_all();
 		return NULL;
 	}
 	notes = palloc(sizeof(PendingUse) * cap);
@@ -537,19 +587,10 @@ ship_take_notes(int *n)
 		/* removing the current entry during a seq scan is allowed */
 		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
 	}
-	LWLockRelease(apikey_shared->lock);
+	pending_unlock_all();
 	return notes;
 }
 
-/* qsort comparator: by database OID. */
-static int
-note_cmp(const void *a, const void *b)
-{
-	Oid			da = ((const PendingUse *) a)->key.dboid;
-	Oid			db = ((const PendingUse *) b)->key.dboid;
-
-	return (da > db) - (da < db);
-}
 
 /* Puts notes back into shared memory (the latest use wins); drops and counts what does not fit. */
 static void
@@ -558,27 +599,11 @@ ship_put_back(const PendingUse *notes, int n)
 	uint64		dropped = 0;
 	int			i;
 
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
-		PendingUse *entry;
-		bool		found;
-
-		entry = hash_search(apikey_pending, &notes[i].key, HASH_FIND, NULL);
-		if (entry != NULL)
-		{
-			if (entry->used_at < notes[i].used_at)
-				entry->used_at = notes[i].used_at;
-			continue;
-		}
-		if (hash_get_num_entries(apikey_pending) < apikey_last_used_capacity)
-			entry = hash_search(apikey_pending, &notes[i].key, HASH_ENTER_NULL, &found);
-		if (entry != NULL)
-			entry->used_at = notes[i].used_at;
-		else
+		if (!pending_note(&notes[i].key, notes[i].used_at))
 			dropped++;
 	}
-	LWLockRelease(apikey_shared->lock);
 	if (dropped > 0)
 		stats_add(CTR_LAST_USED_DROPPED, dropped);
 }

@@ -6,7 +6,8 @@
  * Every apikey.last_used_flush_interval the launcher looks for databases
  * with pending notes (lastused.c) and, one at a time, starts a flush worker
  * connected to that database, which takes the notes out of shared memory
- * and writes them in one transaction (synchronous_commit off), then exits.
+ * and writes them in transactions of FLUSH_BATCH rows (synchronous_commit
+ * off), skipping rows other transactions have locked, then exits.
  * Flush workers never stay connected, so DROP DATABASE is never blocked.
  * If a flush fails, what it took is counted as dropped; a database whose
  * flush keeps failing (dropped, extension removed) has its notes dropped.
@@ -39,6 +40,7 @@
 
 #define FLUSH_MAX_DATABASES		32	/* databases flushed per round */
 #define FLUSH_MAX_FAILURES		3	/* failed rounds before a database's notes are dropped */
+#define FLUSH_BATCH				1000	/* notes written per transaction */
 
 int			apikey_last_used_flush_interval = 10000;
 
@@ -70,7 +72,7 @@ launcher_drop_database(Oid dboid)
 	PendingUse *entry;
 	uint64		n = 0;
 
-	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	pending_lock_all(LW_EXCLUSIVE);
 	hash_seq_init(&status, apikey_pending);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -80,7 +82,7 @@ launcher_drop_database(Oid dboid)
 			n++;
 		}
 	}
-	LWLockRelease(apikey_shared->lock);
+	pending_unlock_all();
 	stats_add(CTR_LAST_USED_DROPPED, n);
 	if (n > 0)
 		ereport(LOG,
@@ -97,7 +99,9 @@ launcher_pending_databases(Oid *dbs, int max)
 	int			n = 0;
 	int			i;
 
-	LWLockAcquire(apikey_shared->lock, LW_SHARED);
+	if (hash_get_num_entries(apikey_pending) == 0)
+		return 0;
+	pending_lock_all(LW_SHARED);
 	hash_seq_init(&status, apikey_pending);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -107,7 +111,7 @@ launcher_pending_databases(Oid *dbs, int max)
 		if (i == n && n < max)
 			dbs[n++] = entry->key.dboid;
 	}
-	LWLockRelease(apikey_shared->lock);
+	pending_unlock_all();
 	return n;
 }
 
@@ -240,38 +244,67 @@ apikey_launcher_main(Datum main_arg)
 	}
 }
 
-/* Takes and writes this database's notes in one transaction; returns how many. */
-static int
-flush_in_transaction(Oid dboid)
+/* Forgets n notes the flush worker took out: written, or counted as dropped. */
+static void
+flush_untake(int n)
 {
-	Oid			nsp;
-	int			n = 0;
+	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	apikey_shared->flush_taken -= n;
+	LWLockRelease(apikey_shared->lock);
+}
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* a key row held by a long transaction must not stall every later flush */
-	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("statement_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "apikey: writing last_used_at");
+/*
+ * Takes this database's notes and writes them, FLUSH_BATCH per transaction,
+ * so that no key row stays locked for longer than one small batch.
+ */
+static void
+flush_database(Oid dboid)
+{
+	PendingUse *notes;
+	int			n;
+	int			off;
 
-	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
-	if (OidIsValid(nsp) && OidIsValid(get_relname_relid(APIKEY_KEYS_TABLE, nsp)))
-		n = lastused_flush_database();
-	else
+	notes = lastused_take_notes(&n);
+	for (off = 0; off < n; off += FLUSH_BATCH)
 	{
-		/* the extension is gone from this database: its notes go nowhere */
-		launcher_drop_database(dboid);
-	}
+		int			m = Min(FLUSH_BATCH, n - off);
+		int			written = 0;
+		Oid			nsp;
+		bool		gone;
 
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+		/* a table lock held by a long transaction must not stall every later flush */
+		SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
+		SetConfigOption("statement_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "apikey: writing last_used_at");
+
+		nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+		gone = !OidIsValid(nsp) || !OidIsValid(get_relname_relid(APIKEY_KEYS_TABLE, nsp));
+		if (!gone)
+			written = lastused_flush_batch(notes + off, m);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+
+		if (gone)
+		{
+			/* the extension is gone from this database: its notes go nowhere */
+			stats_add(CTR_LAST_USED_DROPPED, n - off);
+			flush_untake(n - off);
+			launcher_drop_database(dboid);
+			break;
+		}
+		stats_add(CTR_LAST_USED_WRITTEN, written);
+		flush_untake(m);
+	}
+	pfree(notes);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return n;
 }
 
 /*
@@ -284,7 +317,6 @@ apikey_flush_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	MemoryContext oldcontext;
-	int			n = 0;
 
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
@@ -292,7 +324,7 @@ apikey_flush_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		n = flush_in_transaction(dboid);
+		flush_database(dboid);
 	}
 	PG_CATCH();
 	{
@@ -311,6 +343,5 @@ apikey_flush_main(Datum main_arg)
 	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	apikey_shared->flushed_db = dboid;
 	LWLockRelease(apikey_shared->lock);
-	stats_add(CTR_LAST_USED_WRITTEN, n);
 	proc_exit(0);
 }

@@ -2,11 +2,16 @@
  * shmem.h
  *	  Shared state of the extension (see shmem.c): counters and pending
  *	  last-used records.  NULL pointers when the library is not preloaded.
+ *
+ * The pending table is partitioned: an entry is read or changed under the
+ * LWLock of its partition only (pending_partition_lock); a scan of the
+ * whole table holds every partition lock (pending_lock_all).
  *-------------------------------------------------------------------------
  */
 #ifndef APIKEY_SHMEM_H
 #define APIKEY_SHMEM_H
 
+#include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/hsearch.h"
@@ -33,9 +38,13 @@ typedef struct PendingUse
 	TimestampTz used_at;
 } PendingUse;
 
+/* Partitions of the pending table, each with its own LWLock (a power of 2) */
+#define APIKEY_PENDING_PARTITIONS	64
+
 typedef struct ApikeyShared
 {
-	LWLock	   *lock;			/* protects the pending table and the fields below */
+	LWLock	   *lock;			/* protects the fields below (not the pending table) */
+	LWLockPadded *partition_locks;	/* APIKEY_PENDING_PARTITIONS locks */
 	pg_atomic_uint64 counters[APIKEY_N_COUNTERS];
 	TimestampTz stats_reset;
 	pid_t		launcher_pid;
@@ -48,6 +57,14 @@ extern HTAB *apikey_pending;
 extern int	apikey_last_used_capacity;
 
 extern void shmem_install_hooks(void);
+extern LWLock *pending_partition_lock(uint32 hashcode);
+extern void pending_lock_all(LWLockMode mode);
+extern void pending_unlock_all(void);
+extern bool pending_note(const PendingKey *key, TimestampTz used_at);
+
+/* lastused.c: the flush worker's side of the pending table */
+extern PendingUse *lastused_take_notes(int *n);
+extern int	lastused_flush_batch(const PendingUse *notes, int n);
 extern void stats_add(ApikeyCounter counter, uint64 n);
 extern void stats_read(uint64 *counters, TimestampTz *reset, int64 *pending);
 extern void stats_reset(void);
