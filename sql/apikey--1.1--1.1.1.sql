@@ -9,16 +9,21 @@
 
 -- An UPDATE invalidates when the stored row changed, whatever columns the
 -- statement named: a BEFORE trigger that changes a column is seen too.
+-- Row triggers wherever possible: logical replication's apply worker fires
+-- row triggers (when ENABLE ALWAYS), never statement triggers.
 DROP TRIGGER keys_cache_invalidate ON apikey.keys;
-CREATE TRIGGER keys_cache_invalidate AFTER DELETE OR TRUNCATE ON apikey.keys
-	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+CREATE TRIGGER keys_cache_invalidate AFTER DELETE ON apikey.keys
+	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate();
 CREATE TRIGGER keys_cache_invalidate_update AFTER UPDATE ON apikey.keys
 	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate(
 		'revoked_at', 'enabled', 'expires_at', 'scopes', 'metadata', 'environment',
 		'name', 'prefix', 'suffix', 'hash_scheme');
+CREATE TRIGGER keys_cache_invalidate_truncate AFTER TRUNCATE ON apikey.keys
+	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
 -- also under session_replication_role = replica (logical replication, restores)
 ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate;
 ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_truncate;
 
 -- The audit trail, likewise: an UPDATE OF trigger does not fire when a BEFORE
 -- trigger (say, one a DBA adds) changes the column, so a disable made that
@@ -32,8 +37,8 @@ CREATE TRIGGER keys_audit AFTER UPDATE ON apikey.keys
 	EXECUTE FUNCTION apikey.keys_audit();
 
 -- Bound tables get their triggers in the new shape by being bound again
--- (users: a statement trigger for INSERT/DELETE/TRUNCATE and a row trigger
--- comparing the bound columns on UPDATE).  A binding that can no longer be
+-- (row triggers for INSERT, UPDATE and DELETE, the users' UPDATE trigger
+-- comparing the bound columns; a statement trigger for TRUNCATE).  A binding that can no longer be
 -- made (the table is gone, or a role/permission table is partitioned) is
 -- left as it is: verification fails closed on it, with a WARNING.
 DO $rebind$

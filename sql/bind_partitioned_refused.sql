@@ -26,6 +26,11 @@ CREATE TABLE bpr_base (name text NOT NULL, parent text);
 CREATE TABLE bpr_child () INHERITS (bpr_base);
 SELECT expect_error($$SELECT apikey_bind_roles('bpr_child')$$);
 SELECT expect_error($$SELECT apikey_bind_users('bpr_grants_m')$$);
+-- ... and so is an inheritance parent (its children's rows would be left out)
+SELECT expect_error($$SELECT apikey_bind_roles('bpr_base')$$);
+-- unlogged tables: a standby has no rows for them (0A000)
+CREATE UNLOGGED TABLE bpr_unlogged (role text NOT NULL, permission text NOT NULL);
+SELECT expect_error($$SELECT apikey_bind_permissions('bpr_unlogged')$$);
 SELECT count(*) AS bindings FROM apikey.permission_binding;
 
 -- bound as an ordinary table, then swapped for a partitioned one
@@ -44,12 +49,21 @@ SELECT status FROM apikey_authorize(:'bpr_key', 'orders:write');
 INSERT INTO bpr_plain_m VALUES ('member', 'orders:delete');
 SELECT valid, status, permissions FROM apikey_verify(:'bpr_key');
 
+-- a bound table its owner makes unlogged fails closed too (standbys could not read it)
+DROP TABLE bpr_plain;
+ALTER TABLE bpr_plain_old RENAME TO bpr_plain;
+SELECT valid, status, permissions FROM apikey_verify(:'bpr_key');
+ALTER TABLE bpr_plain SET UNLOGGED;
+SELECT valid, status, permissions FROM apikey_verify(:'bpr_key');
+ALTER TABLE bpr_plain SET LOGGED;
+SELECT valid, status, permissions FROM apikey_verify(:'bpr_key');
+
 -- Clean up
 DELETE FROM apikey.permission_binding;
 SELECT apikey_bind_users(format('%I.%I', table_schema, table_name)::regclass,
                          id_column, tenant_column, role_column, active_column)
   FROM bpr_saved_binding;
 DROP TABLE bpr_child, bpr_base;
-DROP TABLE bpr_saved_binding, bpr_users, bpr_roles, bpr_grants, bpr_plain, bpr_plain_old;
+DROP TABLE bpr_saved_binding, bpr_users, bpr_roles, bpr_grants, bpr_plain, bpr_unlogged;
 DELETE FROM apikey.events WHERE tenant_id = 'bpr';
 DELETE FROM apikey.keys WHERE tenant_id = 'bpr';

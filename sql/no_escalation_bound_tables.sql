@@ -161,6 +161,33 @@ DROP VIEW esc.users;
 ALTER TABLE esc.users_old RENAME TO users;
 RESET ROLE;
 
+-------------------------------------------------------------------------------
+-- (c) A partial index whose predicate calls the owner's IMMUTABLE function
+-- (const-folding a predicate runs it): on the permission and user tables,
+-- then every entry point, a key created through the SECURITY DEFINER
+-- apikey_create, and a superuser binding the tables again
+-------------------------------------------------------------------------------
+SET ROLE esc_owner;
+CREATE FUNCTION esc.pred() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM esc.pwn();
+	RETURN true;
+END
+$$;
+CREATE INDEX esc_rp_evil ON esc.role_permissions (role) WHERE esc.pred();
+CREATE INDEX esc_users_evil ON esc.users (id) WHERE esc.pred();
+CREATE INDEX esc_roles_evil ON esc.roles (name) WHERE esc.pred();
+RESET ROLE;
+SELECT * FROM esc_try_everything(:'esc_key', :esc_id2);
+SET ROLE esc_backend;
+SELECT count(*) AS created FROM apikey_create('acme', '2', 'esc third key');
+RESET ROLE;
+SELECT apikey_bind_users('esc.users', active_column => 'active');
+SELECT apikey_bind_roles('esc.roles');
+SELECT apikey_bind_permissions('esc.role_permissions');
+SELECT * FROM esc_try_everything(:'esc_key', :esc_id2);
+SELECT esc_owner_is_superuser() AS owner_became_superuser;
+
 -- everything is back: the key verifies with its permissions again
 SET ROLE esc_api;
 SELECT valid, status, role, permissions FROM apikey_verify(:'esc_key');

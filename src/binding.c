@@ -60,6 +60,7 @@ typedef struct BindingCache
 
 static BindingCache cache;
 static bool callback_registered = false;
+static uint64 inval_count = 0;	/* invalidations seen, to tell one that arrives during a load */
 static MemoryContext binding_cxt = NULL;	/* FmgrInfos of the current binding */
 static bool warned = false;		/* one WARNING per backend about a broken binding */
 
@@ -69,13 +70,25 @@ static void binding_load_internal(void);
 static void
 binding_relcache_callback(Datum arg, Oid relid)
 {
-	if (!cache.valid)
-		return;
 	if (relid == InvalidOid || relid == cache.relid || relid == cache.binding_relid)
 	{
+		inval_count++;
 		cache.valid = false;
 		verify_cache_reset();
 	}
+}
+
+/*
+ * Drops the cache when a schema is renamed (the bound table may now be
+ * another one under the bound name, with no relcache invalidation of
+ * either) or an enum's labels change (a role printed from an enum).
+ */
+static void
+binding_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inval_count++;
+	cache.valid = false;
+	verify_cache_reset();
 }
 
 /* Forgets everything this backend resolved about the binding. */
@@ -114,9 +127,9 @@ binding_read_row(Oid binding_relid, char **schema, char **table, char **id_col,
 	if (found)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
-		Datum		values[8];
-		bool		nulls[8];
-		int			natts = Min(desc->natts, 8);
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+		int			natts = desc->natts;
 
 		heap_deform_tuple(tup, desc, values, nulls);
 		/* columns 2..7 of apikey.user_binding, in the order of the script */
@@ -143,9 +156,13 @@ binding_read_row(Oid binding_relid, char **schema, char **table, char **id_col,
 static void
 binding_load(void)
 {
+	uint64		start = inval_count;
+
 	memset(&cache, 0, sizeof(cache));
 	binding_load_internal();
-	cache.valid = OidIsValid(cache.binding_relid) && (!cache.bound || cache.usable);
+	/* an invalidation processed while loading may have been read too early: load again next time */
+	cache.valid = OidIsValid(cache.binding_relid) && (!cache.bound || cache.usable) &&
+		inval_count == start;
 }
 
 /* Does the work of binding_load(). */
@@ -162,12 +179,16 @@ binding_load_internal(void)
 	Relation	rel;
 	Oid			typid;
 	BoundRelProblem problem;
+	Oid			save_userid;
+	int			save_sec_context;
 	const char *update_args[4];
 	int			nargs = 3;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(binding_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, binding_syscache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, binding_syscache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	if (binding_cxt == NULL)
@@ -198,10 +219,12 @@ binding_load_internal(void)
 	if (active_col != NULL)
 		update_args[nargs++] = active_col;
 	cache.cache_trigger =
-		boundrel_trigger_ok(rel, "apikey_users_cache", BOUNDREL_TRIGGER_STATEMENT_NO_UPDATE, 0, NULL) &&
+		boundrel_trigger_ok(rel, "apikey_users_cache", BOUNDREL_TRIGGER_ROW_INSERT_DELETE, 0, NULL) &&
 		boundrel_trigger_ok(rel, "apikey_users_cache_update", BOUNDREL_TRIGGER_ROW_UPDATE,
-							nargs, update_args);
+							nargs, update_args) &&
+		boundrel_trigger_ok(rel, "apikey_users_cache_truncate", BOUNDREL_TRIGGER_TRUNCATE, 0, NULL);
 
+	boundrel_become_owner(rel, &save_userid, &save_sec_context);
 	problem = boundrel_key_column(rel, id_col, &cache.id, binding_cxt);
 	if (problem == BR_OK)
 		problem = boundrel_key_column(rel, tenant_col, &cache.tenant, binding_cxt);
@@ -217,6 +240,7 @@ binding_load_internal(void)
 		problem = cache.active_att == InvalidAttrNumber ? BR_NO_COLUMN
 			: typid != BOOLOID ? BR_BAD_TYPE : BR_OK;
 	}
+	boundrel_restore_user(save_userid, save_sec_context);
 	table_close(rel, NoLock);
 
 	if (problem != BR_OK)
@@ -306,6 +330,8 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Datum		key;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	memset(info, 0, sizeof(*info));
 	rel = binding_open_user_table();
@@ -317,6 +343,8 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 		return true;
 	}
 	key = InputFunctionCall(&cache.id.in, (char *) user_id, cache.id.ioparam, -1);
+	/* defence in depth: nothing of the owner's runs here, but if it did, as the owner */
+	boundrel_become_owner(rel, &save_userid, &save_sec_context);
 	ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id.attnum, BTEqualStrategyNumber,
 								   InvalidOid, cache.id.collation, &cache.id.eq, key);
 	scan = systable_beginscan(rel, cache.id.index_oid, OidIsValid(cache.id.index_oid),
@@ -341,6 +369,7 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 		info->role = isnull ? NULL : OutputFunctionCall(&cache.role_out, d);
 	}
 	systable_endscan(scan);
+	boundrel_restore_user(save_userid, save_sec_context);
 	table_close(rel, NoLock);
 	return true;
 }
@@ -402,11 +431,12 @@ binding_check_key_column(Relation rel, const char *column, const char *what)
 }
 
 /*
- * Installs the two triggers that empty every backend's verification cache
- * when the user table changes: one per statement for INSERT, DELETE and
- * TRUNCATE, and one per row for UPDATE, which compares the bound columns of
- * the old and new rows as stored, so a change made by a BEFORE trigger of
- * the application is seen too.  Runs inside the caller's SPI connection.
+ * Installs the triggers that empty every backend's verification cache when
+ * the user table changes: per row for INSERT and DELETE; per row for
+ * UPDATE, comparing the bound columns of the old and new rows as stored (so
+ * a change made by a BEFORE trigger of the application is seen too, and an
+ * UPDATE of other columns empties nothing); per statement for TRUNCATE.
+ * Runs inside the caller's SPI connection.
  */
 static void
 binding_install_cache_triggers(Oid relid, Oid old_relid, const char *id_column,
@@ -416,9 +446,11 @@ binding_install_cache_triggers(Oid relid, Oid old_relid, const char *id_column,
 	const char *args[4] = {id_column, tenant_column, role_column, active_column};
 
 	boundrel_install_trigger(relid, old_relid, "apikey_users_cache",
-							 BOUNDREL_TRIGGER_STATEMENT_NO_UPDATE, 0, NULL);
+							 BOUNDREL_TRIGGER_ROW_INSERT_DELETE, 0, NULL);
 	boundrel_install_trigger(relid, old_relid, "apikey_users_cache_update",
 							 BOUNDREL_TRIGGER_ROW_UPDATE, active_column ? 4 : 3, args);
+	boundrel_install_trigger(relid, old_relid, "apikey_users_cache_truncate",
+							 BOUNDREL_TRIGGER_TRUNCATE, 0, NULL);
 }
 
 /*
@@ -442,15 +474,20 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 	int			ret;
 	Oid			old_relid;
 
-	if (!boundrel_plain_table(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Users are read through the table's own index, and its triggers must see every change; views, materialized views, partitioned tables, partitions and inheritance children are not supported.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot bind a temporary table as the user table")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot bind an unlogged table"),
+				 errdetail("Standbys verify keys too, and an unlogged table has no rows there.")));
+	if (!boundrel_plain_table(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("Users are read through the table's own index, and its triggers must see every change; views, materialized views, partitioned tables, partitions and tables in an inheritance tree are not supported.")));
 
 	binding_check_key_column(rel, id_column, "id");
 	binding_check_key_column(rel, tenant_column, "tenant");

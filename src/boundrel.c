@@ -27,6 +27,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -47,7 +48,7 @@
 static const char *const problem_texts[] = {
 	[BR_OK] = "usable",
 	[BR_MISSING] = "the table does not exist",
-	[BR_NOT_TABLE] = "it is not an ordinary table",
+	[BR_NOT_TABLE] = "it is not a plain permanent table (a view, partitioned, a partition, in an inheritance tree, unlogged or temporary)",
 	[BR_NO_COLUMN] = "a bound column does not exist",
 	[BR_BAD_TYPE] = "a bound column has an unsupported type",
 	[BR_UNTRUSTED] = "a bound column's type uses a function not owned by a superuser",
@@ -184,11 +185,16 @@ boundrel_find_index(Relation rel, AttrNumber attnum, Oid *collation, Oid *eq_pro
 		Relation	irel = index_open(indexoid, AccessShareLock);
 		Form_pg_index index = irel->rd_index;
 
+		/*
+		 * Partial indexes are skipped by looking at the catalog column only:
+		 * RelationGetIndexPredicate() would const-fold the predicate, running
+		 * any IMMUTABLE function the table's owner wrote into it.
+		 */
 		if (irel->rd_rel->relam == BTREE_AM_OID &&
 			index->indisvalid && index->indisready && index->indislive &&
 			index->indnkeyatts >= 1 &&
 			index->indkey.values[0] == attnum &&
-			RelationGetIndexPredicate(irel) == NIL &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) &&
 			(best == InvalidOid || (index->indisunique && !best_unique)))
 		{
 			Oid			opfamily = irel->rd_opfamily[0];
@@ -296,17 +302,43 @@ boundrel_key_column(Relation rel, const char *column, BoundKeyColumn *col, Memor
 }
 
 /*
- * True for an ordinary table that is neither partitioned, nor a partition,
- * nor an inheritance child: only then do the cache triggers on it see every
- * change of its rows (a statement trigger fires for the table a statement
- * names, not for the partitions or children it reaches).
+ * True for an ordinary, permanent table that is neither partitioned, nor a
+ * partition, nor in an inheritance tree: only then do the cache triggers on
+ * it see every change of its rows (a statement trigger fires for the table a
+ * statement names, not for the partitions or children it reaches), are the
+ * rows apikey reads the rows a query of the table would see, and can a
+ * standby read it (an unlogged table has no data there).
  */
 bool
 boundrel_plain_table(Relation rel)
 {
 	return rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_rel->relpersistence == RELPERSISTENCE_PERMANENT &&
 		!rel->rd_rel->relispartition &&
+		!rel->rd_rel->relhassubclass &&
 		!has_superclass(RelationGetRelid(rel));
+}
+
+/*
+ * Runs the rest of a read as the owner of the bound table, in a
+ * security-restricted operation: should any code of the owner's ever run
+ * while apikey reads the table, it runs with the owner's rights only.
+ * Restored by boundrel_restore_user() (or by the abort of the transaction).
+ */
+void
+boundrel_become_owner(Relation rel, Oid *save_userid, int *save_sec_context)
+{
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* Undoes boundrel_become_owner(). */
+void
+boundrel_restore_user(Oid save_userid, int save_sec_context)
+{
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 /*

@@ -51,17 +51,24 @@ extern BoundRelProblem boundrel_output_func(Oid typid, FmgrInfo *out, MemoryCont
 extern BoundRelProblem boundrel_key_column(Relation rel, const char *column,
 										   BoundKeyColumn *col, MemoryContext cxt);
 extern bool boundrel_plain_table(Relation rel);
+extern void boundrel_become_owner(Relation rel, Oid *save_userid, int *save_sec_context);
+extern void boundrel_restore_user(Oid save_userid, int save_sec_context);
 extern Relation boundrel_open(const char *schema, const char *table, BoundRelProblem *problem);
 extern bool boundrel_trigger_ok(Relation rel, const char *name, int16 type_bits,
 								int nargs, const char *const *args);
 extern void boundrel_install_trigger(Oid relid, Oid old_relid, const char *trigname,
 									 int16 type_bits, int nargs, const char *const *args);
 
-/* Shapes of the cache triggers apikey installs on bound tables (tgtype bits) */
-#define BOUNDREL_TRIGGER_STATEMENT_ALL \
-	(TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE)
-#define BOUNDREL_TRIGGER_STATEMENT_NO_UPDATE \
-	(TRIGGER_TYPE_INSERT | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE)
+/*
+ * Shapes of the cache triggers apikey installs on bound tables (tgtype bits).
+ * Row-level wherever PostgreSQL allows it: logical replication's apply
+ * worker fires row triggers (ENABLE ALWAYS), never statement triggers.
+ */
+#define BOUNDREL_TRIGGER_ROW_CHANGE \
+	(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE)
+#define BOUNDREL_TRIGGER_ROW_INSERT_DELETE \
+	(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT | TRIGGER_TYPE_DELETE)
 #define BOUNDREL_TRIGGER_ROW_UPDATE	(TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE)
+#define BOUNDREL_TRIGGER_TRUNCATE	(TRIGGER_TYPE_TRUNCATE)
 
 #endif							/* BOUNDREL_H */

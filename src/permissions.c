@@ -33,12 +33,15 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "apikey.h"
 #include "boundrel.h"
@@ -60,6 +63,7 @@ typedef struct BoundSide
 	BoundKeyColumn key;
 	AttrNumber	value_att;
 	Oid			value_type;
+	bool		value_trim;		/* char(n): trailing blanks are not part of the value */
 	FmgrInfo	value_out;
 	BoundRelProblem problem;	/* BR_OK when readable */
 	bool		trigger_ok;		/* carries the cache trigger as installed */
@@ -77,6 +81,7 @@ typedef struct PermissionsCache
 
 static PermissionsCache cache;
 static bool callback_registered = false;
+static uint64 inval_count = 0;	/* invalidations seen, to tell one that arrives during a load */
 static MemoryContext perm_cxt = NULL;	/* names and FmgrInfos of the bindings */
 static bool warned = false;		/* one WARNING per backend about a broken binding */
 
@@ -88,9 +93,19 @@ permissions_relcache_callback(Datum arg, Oid relid)
 		relid == cache.permission_binding_relid || relid == cache.roles.relid ||
 		relid == cache.grants.relid)
 	{
+		inval_count++;
 		cache.valid = false;
 		verify_cache_reset();
 	}
+}
+
+/* Drops it when a schema is renamed or an enum's labels change (see binding.c). */
+static void
+permissions_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inval_count++;
+	cache.valid = false;
+	verify_cache_reset();
 }
 
 /* Reads a binding row (schema, table, two column names) into side; false when unbound. */
@@ -140,24 +155,33 @@ permissions_resolve_side(BoundSide *side, const char *trigname, bool value_is_ke
 {
 	Relation	rel = boundrel_open(side->schema, side->table, &side->problem);
 	Oid			typid;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (rel == NULL)
 		return;
+	boundrel_become_owner(rel, &save_userid, &save_sec_context);
 	side->relid = RelationGetRelid(rel);
-	side->trigger_ok = boundrel_trigger_ok(rel, trigname, BOUNDREL_TRIGGER_STATEMENT_ALL, 0, NULL);
+	side->trigger_ok =
+		boundrel_trigger_ok(rel, trigname, BOUNDREL_TRIGGER_ROW_CHANGE, 0, NULL) &&
+		boundrel_trigger_ok(rel, psprintf("%s_truncate", trigname), BOUNDREL_TRIGGER_TRUNCATE, 0, NULL);
 	side->problem = boundrel_key_column(rel, side->key_column, &side->key, perm_cxt);
 	if (side->problem == BR_OK)
 	{
 		side->value_att = boundrel_attnum(rel, side->value_column, &typid);
-		side->value_type = typid;
 		if (side->value_att == InvalidAttrNumber)
 			side->problem = BR_NO_COLUMN;
 		else if (value_is_key ? !boundrel_key_type_supported(typid)
 				 : !boundrel_label_type_supported(typid))
 			side->problem = BR_BAD_TYPE;
 		else
+		{
+			side->value_type = typid;
+			side->value_trim = getBaseType(typid) == BPCHAROID;
 			side->problem = boundrel_output_func(typid, &side->value_out, perm_cxt);
+		}
 	}
+	boundrel_restore_user(save_userid, save_sec_context);
 	table_close(rel, NoLock);
 }
 
@@ -186,10 +210,13 @@ static void
 permissions_load(void)
 {
 	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+	uint64		start = inval_count;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(permissions_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, permissions_syscache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, permissions_syscache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	if (perm_cxt == NULL)
@@ -204,30 +231,33 @@ permissions_load(void)
 	cache.permission_binding_relid = OidIsValid(nsp) ? get_relname_relid(PERMISSION_BINDING_TABLE, nsp) : InvalidOid;
 	if (!OidIsValid(cache.role_binding_relid) || !OidIsValid(cache.permission_binding_relid))
 	{
-		cache.valid = true;		/* extension at 1.0, or being dropped: nothing bound */
+		cache.valid = (inval_count == start);	/* extension at 1.0, or being dropped: nothing bound */
 		return;
 	}
 
 	if (!permissions_read_binding(cache.permission_binding_relid, "role_column",
 								  "permission_column", &cache.grants))
 	{
-		cache.valid = true;
+		cache.valid = (inval_count == start);
 		return;
 	}
 	(void) permissions_read_binding(cache.role_binding_relid, "name_column",
 									"parent_column", &cache.roles);
 
-	permissions_resolve_side(&cache.grants, "apikey_permissions_cache", false);
-	if (cache.grants.problem == BR_OK && cache.roles.configured)
+	/* the lock order of every reader: users, roles, permissions */
+	if (cache.roles.configured)
 		permissions_resolve_side(&cache.roles, "apikey_roles_cache", true);
+	if (cache.roles.problem == BR_OK)
+		permissions_resolve_side(&cache.grants, "apikey_permissions_cache", false);
 
-	if (cache.grants.problem != BR_OK)
-		permissions_warn(&cache.grants);
-	else if (cache.roles.problem != BR_OK)
+	if (cache.roles.problem != BR_OK)
 		permissions_warn(&cache.roles);
+	else if (cache.grants.problem != BR_OK)
+		permissions_warn(&cache.grants);
 	else
 	{
-		cache.valid = true;
+		/* an invalidation processed while loading: load again next time */
+		cache.valid = (inval_count == start);
 		warned = false;
 	}
 }
@@ -266,30 +296,67 @@ permissions_bound(void)
 	return cache.grants.configured;
 }
 
-/* A growing list of distinct strings */
+/*
+ * A set of distinct strings, in the order they were added: a hash table for
+ * membership (no quadratic work however many roles or grants the tables
+ * hold), an array for the order.
+ */
 typedef struct StringSet
 {
+	HTAB	   *members;
 	char	  **items;
 	int			n;
 	int			cap;
 } StringSet;
 
+/* Hash of the string a key points to. */
+static uint32
+stringset_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+/* Equality of the strings two keys point to (0 when equal). */
+static int
+stringset_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
 /* Adds s to set unless present; true when added. */
 static bool
 stringset_add(StringSet *set, const char *s)
 {
-	int			i;
+	char	   *copy;
+	bool		found;
 
-	for (i = 0; i < set->n; i++)
-		if (strcmp(set->items[i], s) == 0)
-			return false;
+	if (set->members == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(char *);
+		ctl.entrysize = sizeof(char *);
+		ctl.hash = stringset_hash;
+		ctl.match = stringset_match;
+		ctl.hcxt = CurrentMemoryContext;
+		set->members = hash_create("apikey string set", 64, &ctl,
+								   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	}
+	(void) hash_search(set->members, &s, HASH_FIND, &found);
+	if (found)
+		return false;
+	copy = pstrdup(s);
+	(void) hash_search(set->members, &copy, HASH_ENTER, NULL);
 	if (set->n == set->cap)
 	{
 		set->cap = Max(16, set->cap * 2);
 		set->items = set->items ? repalloc(set->items, sizeof(char *) * set->cap)
 			: palloc(sizeof(char *) * set->cap);
 	}
-	set->items[set->n++] = pstrdup(s);
+	set->items[set->n++] = copy;
 	return true;
 }
 
@@ -306,10 +373,14 @@ permissions_scan(BoundSide *side, Relation rel, Snapshot snap, const char *keyte
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Datum		key;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (!boundrel_text_acceptable(side->key.type, keytext))
 		return;
 	key = InputFunctionCall(&side->key.in, (char *) keytext, side->key.ioparam, -1);
+	/* defence in depth: nothing of the owner's runs here, but if it did, as the owner */
+	boundrel_become_owner(rel, &save_userid, &save_sec_context);
 	ScanKeyEntryInitializeWithInfo(&skey, 0, side->key.attnum, BTEqualStrategyNumber,
 								   InvalidOid, side->key.collation, &side->key.eq, key);
 	scan = systable_beginscan(rel, side->key.index_oid, OidIsValid(side->key.index_oid),
@@ -320,9 +391,21 @@ permissions_scan(BoundSide *side, Relation rel, Snapshot snap, const char *keyte
 		Datum		d = heap_getattr(tup, side->value_att, RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
-			(void) stringset_add(out, OutputFunctionCall(&side->value_out, d));
+		{
+			char	   *v = OutputFunctionCall(&side->value_out, d);
+
+			if (side->value_trim)
+			{
+				size_t		len = strlen(v);
+
+				while (len > 0 && v[len - 1] == ' ')
+					v[--len] = '\0';
+			}
+			(void) stringset_add(out, v);
+		}
 	}
 	systable_endscan(scan);
+	boundrel_restore_user(save_userid, save_sec_context);
 }
 
 /* qsort comparator for C strings, byte order. */
@@ -350,7 +433,8 @@ permissions_open_side(BoundSide *side)
 }
 
 /*
- * Opens the bound permission table (and role table, if bound) with the
+ * Opens the bound role table (if bound) and permission table, in that order
+ * (users, roles, permissions is the lock order of every reader), with the
  * bindings resolved after the locks were taken: taking a lock processes
  * invalidations, so a table renamed, dropped or altered meanwhile is
  * resolved again.  False when nothing is bound or a bound table cannot be
@@ -366,9 +450,9 @@ permissions_open(Relation *grants_rel, Relation *roles_rel)
 		permissions_ensure();
 		if (!cache.grants.configured || !cache.valid || !permissions_usable())
 			return false;
-		*grants_rel = permissions_open_side(&cache.grants);
-		*roles_rel = (*grants_rel && cache.roles.configured)
-			? permissions_open_side(&cache.roles) : NULL;
+		*roles_rel = cache.roles.configured ? permissions_open_side(&cache.roles) : NULL;
+		*grants_rel = (*roles_rel || !cache.roles.configured)
+			? permissions_open_side(&cache.grants) : NULL;
 		if (*grants_rel && (*roles_rel || !cache.roles.configured) && cache.valid)
 			return true;
 		if (*grants_rel)
@@ -507,15 +591,20 @@ permissions_check_table(Oid relid, const char *key_col, const char *value_col,
 	Oid			typid;
 	int			i;
 
-	if (!boundrel_plain_table(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Roles and permissions are read from an ordinary table, whose trigger must see every change; views, partitioned tables, partitions and inheritance children are not supported.")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot bind a temporary table")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot bind an unlogged table"),
+				 errdetail("Standbys verify keys too, and an unlogged table has no rows there.")));
+	if (!boundrel_plain_table(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("Roles and permissions are read from an ordinary table, whose trigger must see every change; views, partitioned tables, partitions and tables in an inheritance tree are not supported.")));
 	for (i = 0; i < 2; i++)
 	{
 		if (boundrel_attnum(rel, cols[i], &typid) == InvalidAttrNumber)
@@ -568,7 +657,10 @@ permissions_store(const char *table, const char *col1name, const char *col2name,
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(sql.data, 4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the binding");
-	boundrel_install_trigger(relid, old_relid, trigname, BOUNDREL_TRIGGER_STATEMENT_ALL, 0, NULL);
+	/* per row (logical replication fires no statement trigger), and for TRUNCATE */
+	boundrel_install_trigger(relid, old_relid, trigname, BOUNDREL_TRIGGER_ROW_CHANGE, 0, NULL);
+	boundrel_install_trigger(relid, old_relid, psprintf("%s_truncate", trigname),
+							 BOUNDREL_TRIGGER_TRUNCATE, 0, NULL);
 	SPI_finish();
 	cache.valid = false;
 }
