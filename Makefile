@@ -2,7 +2,8 @@
 #
 #   make && make install      build and install into the PostgreSQL found by PG_CONFIG
 #   make demo                 install what is missing, build, install, walk through on a throwaway cluster
-#   make test                 every suite (unit, pg_regress, isolation, TAP) on a throwaway cluster
+#   make test                 every suite (unit, pg_regress, isolation, TAP) on a throwaway cluster,
+#                             then pg_regress and isolation on PostgreSQL 17 and 18 (PG_MAJORS=15: 15 only)
 #   make unit                 pure-C unit tests of the key format and hashing (no server)
 #   make fuzz                 libFuzzer smoke run over the key parser (clang)
 #   make bench                the benchmark under test/bench/
@@ -63,8 +64,11 @@ endif
 
 .PHONY: test demo unit fuzz bench
 
+# PostgreSQL major versions make test covers: make test PG_MAJORS=15 for one
+PG_MAJORS ?= 15 17 18
+
 test:
-	@bash test/run-tests.sh
+	@PG_MAJORS="$(PG_MAJORS)" bash test/run-tests.sh
 
 demo:
 	@bash test/demo.sh

@@ -13,7 +13,9 @@
 # Knobs (environment): PG_CONFIG (absolute path), APIKEY_NO_DEPS=1 (skip apt),
 # APIKEY_NO_INSTALL=1 (build only; test the apikey already installed),
 # APIKEY_PRELOAD (shared_preload_libraries for cluster_start), APIKEY_PG_CONF
-# (extra postgresql.conf lines), APIKEY_KEEP_CLUSTER=1 (keep the data dir).
+# (extra postgresql.conf lines), APIKEY_KEEP_CLUSTER=1 (keep the data dir),
+# PGCLIENTBIN (where psql is, when PGBIN is a server without client programs;
+# default PGBIN).
 
 # Repository root (this file lives in test/).
 APIKEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -137,7 +139,7 @@ apikey_build_install() {
     [ -n "${PG_CONFIG:-}" ] || apikey_pg_config
     say "building with $PG_CONFIG ($("$PG_CONFIG" --version))"
     # explicit || return: set -e is off when this runs inside an `if`
-    make -C "$APIKEY_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" || return 1
+    make -C "$APIKEY_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" APIKEY_WERROR=1 || return 1
     if [ -n "${APIKEY_NO_INSTALL:-}" ]; then
         say "APIKEY_NO_INSTALL set: using the apikey already installed"
         return 0
@@ -253,7 +255,7 @@ EOF
 
     export PGHOST=$APIKEY_PGDIR PGPORT=$port PGUSER=$APIKEY_PGOSUSER PGDATABASE=postgres
     unset PGHOSTADDR PGSERVICE PGPASSWORD PGOPTIONS || true
-    say "cluster up: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER ($("$PGBIN/psql" -XAtqc 'SHOW server_version'))"
+    say "cluster up: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER ($("${PGCLIENTBIN:-$PGBIN}/psql" -XAtqc 'SHOW server_version'))"
 }
 
 # Last lines of the server log (for failure reports).
