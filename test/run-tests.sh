@@ -317,6 +317,13 @@ else
         fi
     done
     cluster_stop
+    # make installcheck must pass with the library preloaded too: pg_regress again,
+    # on a cluster with shared_preload_libraries = 'apikey'
+    # (flushes a minute apart: none lands between a verify and the check after it)
+    APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
+apikey.last_used_flush_interval = 60000" cluster_start apikey
+    suite_regress pg_regress-preload
+    cluster_stop
 fi
 
 for major in $PG_MAJORS; do
