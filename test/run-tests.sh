@@ -29,7 +29,7 @@ apikey_on_exit 'rm -rf "$LOGDIR"'
 record() {
     TOTAL_PASS=$((TOTAL_PASS + $2))
     TOTAL_FAIL=$((TOTAL_FAIL + $3))
-    SUMMARY+=("$(printf '  %-16s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+    SUMMARY+=("$(printf '  %-22s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
 # Count lines of LOG matching a regex (0 when none).
@@ -254,6 +254,15 @@ minor_shim() {
     echo "-Werror; stubbed for an older minor server: $(echo $gap)"
 }
 
+# major_cluster_start BUILDDIR [preload]: cluster_start, with the stub of minor_shim if any
+major_cluster_start() {
+    if [ -f "$1/minor-shim.so" ]; then
+        LD_PRELOAD=$1/minor-shim.so cluster_start "${2:-}"
+    else
+        cluster_start "${2:-}"
+    fi
+}
+
 # --- 6. another major version (17, 18): build, install, pg_regress, isolation --
 # The server comes from test/pgdist.sh (no client programs: the machine's psql 15
 # is the client).  The build is a copy of the checkout, so 15's objects stay.
@@ -269,6 +278,8 @@ suite_major() {
     bdir=$(mktemp -d /tmp/apikey-build$major.XXXXXX)
     apikey_on_exit "rm -rf '$bdir'"
     cp -R Makefile apikey.control src sql "$bdir/"
+    # without 15's objects: make would take them as up to date
+    find "$bdir" \( -name '*.o' -o -name '*.so' -o -name '*.bc' \) -delete
     say "building and installing against PostgreSQL $major ($pgc)"
     run_logged "$log" bash -c 'make -C "$1" -j2 PG_CONFIG="$2" APIKEY_WERROR=1 &&
         make -C "$1" PG_CONFIG="$2" install >/dev/null' _ "$bdir" "$pgc" || rc=$?
@@ -284,13 +295,14 @@ suite_major() {
     note=$(minor_shim "$bdir") || note="-Wall -Wextra -Werror"
     record "build-$major" 1 0 "$note"
     chown_pguser "$bdir"
-    if [ -f "$bdir/minor-shim.so" ]; then
-        LD_PRELOAD=$bdir/minor-shim.so cluster_start
-    else
-        cluster_start
-    fi
+    major_cluster_start "$bdir"
     suite_regress "pg_regress-$major" "$bdir"
     suite_isolation "isolation-$major" "$bdir/output_iso"
+    cluster_stop
+    # preloaded too: _PG_init's hooks, shared memory and background workers of this version
+    APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
+apikey.last_used_flush_interval = 60000" major_cluster_start "$bdir" apikey
+    suite_regress "pg_regress-preload-$major" "$bdir"
     cluster_stop
     PG_CONFIG=$save_config PGBIN=$save_bin
     if [ -n "$save_ldpath" ]; then LD_LIBRARY_PATH=$save_ldpath; else unset LD_LIBRARY_PATH; fi
