@@ -11,6 +11,7 @@
 #     into the npm tree, so the extension loads into that server.
 # Cache: $APIKEY_CACHE (default /var/cache/apikey as root, else ~/.cache/apikey); reused
 # when present, built from nothing otherwise.  It has no psql: use the machine's psql 15.
+# Tests should install into a copy of the server (run-tests.sh does), since the cache is shared.
 set -euo pipefail
 
 major=${1:?usage: pgdist.sh MAJOR}
@@ -30,6 +31,11 @@ stamp="deb:$suite npm:$npmver v2"
 pgconfig=$root/bin/pg_config
 
 log() { printf '==> pg%s: %s\n' "$major" "$*" >&2; }
+
+# one fetch at a time per version (several worktrees or CI runs may share the cache)
+mkdir -p "$cache"
+exec 9>"$cache/pg$major.lock"
+flock 9
 
 if [ -f "$root/.ready" ] && [ "$(cat "$root/.ready")" = "$stamp" ] && [ -x "$pgconfig" ]; then
     echo "$pgconfig"

@@ -268,7 +268,7 @@ major_cluster_start() {
 # is the client).  The build is a copy of the checkout, so 15's objects stay.
 suite_major() {
     local major=$1 pgc bdir log=$LOGDIR/build-$1.log rc=0 tap=() extra=() f
-    local save_config=$PG_CONFIG save_bin=$PGBIN save_ldpath=${LD_LIBRARY_PATH:-} note
+    local save_config=$PG_CONFIG save_bin=$PGBIN save_ldpath=${LD_LIBRARY_PATH:-} note native
     say "PostgreSQL $major: fetching headers and server (test/pgdist.sh)"
     if ! pgc=$(run_logged "$LOGDIR/fetch-$major.log" bash test/pgdist.sh "$major" | tail -n 1) ||
         [ ! -x "$pgc" ]; then
@@ -277,6 +277,12 @@ suite_major() {
     fi
     bdir=$(mktemp -d /tmp/apikey-build$major.XXXXXX)
     apikey_on_exit "rm -rf '$bdir'"
+    # this run's own copy of the server (the cache is shared), and a pg_config for it
+    native=$(dirname "$("$pgc" --bindir)")
+    cp -a "$native" "$bdir/server"
+    sed "s#$native#$bdir/server#g" "$pgc" >"$bdir/pg_config"
+    chmod 755 "$bdir/pg_config"
+    pgc=$bdir/pg_config
     cp -R Makefile apikey.control src sql "$bdir/"
     # without 15's objects: make would take them as up to date
     find "$bdir" \( -name '*.o' -o -name '*.so' -o -name '*.bc' \) -delete
