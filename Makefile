@@ -45,6 +45,10 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 ifneq ($(APIKEY_WERROR),)
 PG_CFLAGS += -Werror
 endif
+# clang: PostgreSQL's CFLAGS were chosen for gcc, and its headers use gnu_printf
+ifneq ($(findstring clang,$(CC)),)
+PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
+endif
 
 EXTRA_CLEAN = results regression.diffs regression.out output_iso test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
 

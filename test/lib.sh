@@ -118,11 +118,15 @@ apikey_deps() {
 }
 
 # ---------------------------------------------------------------------------
-# PG_CONFIG / PGBIN.  An absolute PG_CONFIG from the environment wins; a bare
-# "pg_config" is ignored since /usr/bin/pg_config may be another major version.
+# PG_CONFIG / PGBIN.  An absolute PG_CONFIG from the environment wins (and must
+# exist); a bare "pg_config" is ignored since /usr/bin/pg_config may be another
+# major version.
 apikey_pg_config() {
     local c="${PG_CONFIG:-}"
-    if [[ "$c" != */* || ! -x "$c" ]]; then
+    if [[ "$c" == */* && ! -x "$c" ]]; then
+        die "PG_CONFIG=$c is not an executable pg_config (unset it to use PostgreSQL $APIKEY_PG_MAJOR's)"
+    fi
+    if [[ "$c" != */* ]]; then
         c=/usr/lib/postgresql/$APIKEY_PG_MAJOR/bin/pg_config
         [ -x "$c" ] || c=$(command -v pg_config || true)
     fi
@@ -205,7 +209,8 @@ apikey_free_port() {
 }
 
 # ---------------------------------------------------------------------------
-# Throwaway cluster.  cluster_start [shared_preload_libraries]
+# Throwaway cluster.  cluster_start [shared_preload_libraries]; returns 1 when
+# initdb or the start fails (a `set -e` script stops there).
 # Exports PGHOST PGPORT PGUSER PGDATABASE, plus APIKEY_PGDIR (temp dir),
 # APIKEY_PGDATA and APIKEY_PGLOG (server log).
 cluster_start() {
@@ -227,7 +232,8 @@ cluster_start() {
     if ! as_pguser "$PGBIN/initdb" -D "$APIKEY_PGDATA" --auth=trust --encoding=UTF8 \
         --locale=C --no-sync >"$APIKEY_PGDIR/initdb.log" 2>&1; then
         cat "$APIKEY_PGDIR/initdb.log" >&2
-        die "initdb failed"
+        printf '==> ERROR: initdb failed\n' >&2
+        return 1
     fi
 
     cat >>"$APIKEY_PGDATA/postgresql.conf" <<EOF
@@ -250,7 +256,8 @@ EOF
 
     if ! as_pguser "$PGBIN/pg_ctl" -D "$APIKEY_PGDATA" -l "$APIKEY_PGLOG" -w -t 60 start >/dev/null; then
         tail -n 50 "$APIKEY_PGLOG" >&2 || true
-        die "server did not start"
+        printf '==> ERROR: server did not start\n' >&2
+        return 1
     fi
 
     export PGHOST=$APIKEY_PGDIR PGPORT=$port PGUSER=$APIKEY_PGOSUSER PGDATABASE=postgres

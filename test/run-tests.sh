@@ -277,15 +277,15 @@ suite_major() {
     fi
     bdir=$(mktemp -d /tmp/apikey-build$major.XXXXXX)
     apikey_on_exit "rm -rf '$bdir'"
+    cp -R Makefile apikey.control src sql "$bdir/"
+    # without 15's objects: make would take them as up to date
+    find "$bdir" \( -name '*.o' -o -name '*.so' -o -name '*.bc' \) -delete
     # this run's own copy of the server (the cache is shared), and a pg_config for it
     native=$(dirname "$("$pgc" --bindir)")
     cp -a "$native" "$bdir/server"
     sed "s#$native#$bdir/server#g" "$pgc" >"$bdir/pg_config"
     chmod 755 "$bdir/pg_config"
     pgc=$bdir/pg_config
-    cp -R Makefile apikey.control src sql "$bdir/"
-    # without 15's objects: make would take them as up to date
-    find "$bdir" \( -name '*.o' -o -name '*.so' -o -name '*.bc' \) -delete
     say "building and installing against PostgreSQL $major ($pgc)"
     run_logged "$log" bash -c 'make -C "$1" -j2 PG_CONFIG="$2" APIKEY_WERROR=1 &&
         make -C "$1" PG_CONFIG="$2" install >/dev/null' _ "$bdir" "$pgc" || rc=$?
@@ -301,14 +301,20 @@ suite_major() {
     note=$(minor_shim "$bdir") || note="-Wall -Wextra -Werror"
     record "build-$major" 1 0 "$note"
     chown_pguser "$bdir"
-    major_cluster_start "$bdir"
-    suite_regress "pg_regress-$major" "$bdir"
-    suite_isolation "isolation-$major" "$bdir/output_iso"
+    if major_cluster_start "$bdir"; then
+        suite_regress "pg_regress-$major" "$bdir"
+        suite_isolation "isolation-$major" "$bdir/output_iso"
+    else
+        record "pg_regress-$major" 0 1 "the $major server did not start"
+    fi
     cluster_stop
     # preloaded too: _PG_init's hooks, shared memory and background workers of this version
-    APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
-apikey.last_used_flush_interval = 60000" major_cluster_start "$bdir" apikey
-    suite_regress "pg_regress-preload-$major" "$bdir"
+    if APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
+apikey.last_used_flush_interval = 60000" major_cluster_start "$bdir" apikey; then
+        suite_regress "pg_regress-preload-$major" "$bdir"
+    else
+        record "pg_regress-preload-$major" 0 1 "the $major server did not start preloaded"
+    fi
     cluster_stop
     PG_CONFIG=$save_config PGBIN=$save_bin
     if [ -n "$save_ldpath" ]; then LD_LIBRARY_PATH=$save_ldpath; else unset LD_LIBRARY_PATH; fi
