@@ -50,7 +50,7 @@ ifneq ($(findstring clang,$(CC)),)
 PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
 endif
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
+EXTRA_CLEAN = results regression.diffs regression.out output_iso output_iso_preload test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
 
 # libpq, for a standby shipping last-used records to its primary (as contrib/dblink)
 PG_CPPFLAGS += -I$(libpq_srcdir)

@@ -312,6 +312,7 @@ suite_major() {
     if APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
 apikey.last_used_flush_interval = 60000" major_cluster_start "$bdir" apikey; then
         suite_regress "pg_regress-preload-$major" "$bdir"
+        suite_isolation "isolation-preload-$major" "$bdir/output_iso_preload"
     else
         record "pg_regress-preload-$major" 0 1 "the $major server did not start preloaded"
     fi
@@ -347,6 +348,7 @@ else
     APIKEY_PG_CONF="${APIKEY_PG_CONF:-}
 apikey.last_used_flush_interval = 60000" cluster_start apikey
     suite_regress pg_regress-preload
+    suite_isolation isolation-preload output_iso_preload
     cluster_stop
 fi
 
