@@ -37,10 +37,11 @@
 #endif
 
 /*
- * strlcpy: port.h declares it only where the C library lacks it, as seen when
- * the server was configured.  Headers configured against glibc 2.38+ (which
- * has strlcpy) used with an older glibc need the declaration; the server
- * binary still provides the function (src/port).
+ * strlcpy: port.h declares it only where the C library lacked it when the
+ * server was configured.  Headers configured against glibc 2.38+ (which has
+ * strlcpy) but used with an older glibc need the declaration; the function
+ * then comes from the server binary, which must have been built against an
+ * older glibc (its src/port has it), as make test's 17 and 18 servers are.
  */
 #if defined(__GLIBC__) && defined(__GLIBC_PREREQ) && defined(HAVE_DECL_STRLCPY)
 #if HAVE_DECL_STRLCPY && !__GLIBC_PREREQ(2, 38)
