@@ -272,6 +272,7 @@ suite_major() {
     say "PostgreSQL $major: fetching headers and server (test/pgdist.sh)"
     if ! pgc=$(run_logged "$LOGDIR/fetch-$major.log" bash test/pgdist.sh "$major" | tail -n 1) ||
         [ ! -x "$pgc" ]; then
+        cat "$LOGDIR/fetch-$major.log"
         record "build-$major" 0 1 "test/pgdist.sh $major failed"
         return
     fi
