@@ -90,7 +90,9 @@ RESET apikey.last_used_interval;
 
 -- Before the module is loaded PostgreSQL cannot check an extension's setting:
 -- a bad value set first thing in a fresh session is refused with a WARNING
--- when the module loads, and keys keep the default namespace
+-- when the module loads, and keys keep the default namespace.  With
+-- shared_preload_libraries = 'apikey' it is always loaded: the SET itself
+-- fails (expected/guc_1.out)
 \c
 SET apikey.namespace = 'BAD';
 SELECT key AS k_fresh FROM apikey_create('acme', '1', 'bad before load') \gset

@@ -3,6 +3,14 @@
 -- no key row), at most once per key per apikey.last_used_interval, never in
 -- a read-only transaction, never in REPEATABLE READ or SERIALIZABLE.
 -- apikey_list shows the newer of apikey.keys.last_used_at and key_usage's.
+-- With shared_preload_libraries = 'apikey' background workers write last_used_at
+-- instead (test/t/010_lastused_worker.pl), and this file stops here
+-- (expected/lastused_1.out): apikey_stats() says whether the library is preloaded.
+SELECT shared AS preloaded FROM apikey_stats() \gset
+\if :preloaded
+\quit
+\endif
+
 CREATE TABLE lu_users (id integer PRIMARY KEY, tenant_id text NOT NULL, role text NOT NULL);
 INSERT INTO lu_users VALUES (1, 'lu', 'member');
 SELECT apikey_bind_users('lu_users');

@@ -255,6 +255,7 @@ SELECT table_name FROM apikey.user_binding;
 
 -- apikey_verifier verifies, and its last-used write happens (as the owner of apikey.keys;
 -- apikey_list shows the newest use)
+-- (preloaded, background workers write last_used_at later: expected/security_1.out)
 SELECT id AS sec_v_id, key AS sec_v_key FROM apikey_create('sec', '2', 'verifier write') \gset
 SELECT last_used_written AS lu_written0, last_used_dropped AS lu_dropped0 FROM apikey_stats() \gset
 SET ROLE regress_apikey_verifier;
@@ -574,6 +575,8 @@ SELECT * FROM public.apikey_create('sec'::text, '3'::text, 'other tenant'::text)
 SELECT * FROM public.apikey_create('sec'::text, '1'::text, ''::text);
 -- stats: this backend's counters (new backend, not preloaded): every verification
 -- above, through any entry point (an authorize that answers forbidden counts as valid)
+-- (preloaded, the counters are shared and count this file's earlier verifications
+-- too, and last_used_at below is not written yet: expected/security_1.out)
 SELECT valid, missing, malformed, unknown, revoked, disabled, expired, user_inactive
   FROM public.apikey_stats();
 -- The app role cannot write the extension's tables, whatever its search_path

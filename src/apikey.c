@@ -753,21 +753,23 @@ typedef struct HeaderWalk
 } HeaderWalk;
 
 /* JSON walk: entering an object or array. */
-static void
+static APIKEY_JSON_ACTION
 walk_enter(void *state)
 {
 	((HeaderWalk *) state)->depth++;
+	APIKEY_JSON_OK;
 }
 
 /* JSON walk: leaving an object or array. */
-static void
+static APIKEY_JSON_ACTION
 walk_leave(void *state)
 {
 	((HeaderWalk *) state)->depth--;
+	APIKEY_JSON_OK;
 }
 
 /* JSON walk: a field name; only top-level "authorization" and "x-api-key" are wanted. */
-static void
+static APIKEY_JSON_ACTION
 walk_field(void *state, char *fname, bool isnull)
 {
 	HeaderWalk *w = (HeaderWalk *) state;
@@ -777,10 +779,11 @@ walk_field(void *state, char *fname, bool isnull)
 		w->want = 1;
 	else if (w->depth == 1 && fname != NULL && strcmp(fname, "x-api-key") == 0)
 		w->want = 2;
+	APIKEY_JSON_OK;
 }
 
 /* JSON walk: a scalar; kept when it is the wanted field's string value. */
-static void
+static APIKEY_JSON_ACTION
 walk_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	HeaderWalk *w = (HeaderWalk *) state;
@@ -790,6 +793,7 @@ walk_scalar(void *state, char *token, JsonTokenType tokentype)
 	else if (w->want == 2 && w->depth == 1 && tokentype == JSON_TOKEN_STRING)
 		w->x_api_key = token;
 	w->want = 0;
+	APIKEY_JSON_OK;
 }
 
 /*
@@ -871,7 +875,7 @@ postgrest_authorization(void)
 	sem.array_end = walk_leave;
 	sem.object_field_start = walk_field;
 	sem.scalar = walk_scalar;
-	lex = makeJsonLexContextCstringLen(pstrdup(headers), strlen(headers), GetDatabaseEncoding(), true);
+	lex = apikey_json_lex(pstrdup(headers), strlen(headers), GetDatabaseEncoding(), true);
 	if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
 		return NULL;
 	if (walk.authorization != NULL)

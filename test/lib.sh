@@ -13,7 +13,9 @@
 # Knobs (environment): PG_CONFIG (absolute path), APIKEY_NO_DEPS=1 (skip apt),
 # APIKEY_NO_INSTALL=1 (build only; test the apikey already installed),
 # APIKEY_PRELOAD (shared_preload_libraries for cluster_start), APIKEY_PG_CONF
-# (extra postgresql.conf lines), APIKEY_KEEP_CLUSTER=1 (keep the data dir).
+# (extra postgresql.conf lines), APIKEY_KEEP_CLUSTER=1 (keep the data dir),
+# PGCLIENTBIN (where psql is, when PGBIN is a server without client programs;
+# default PGBIN).
 
 # Repository root (this file lives in test/).
 APIKEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -116,11 +118,15 @@ apikey_deps() {
 }
 
 # ---------------------------------------------------------------------------
-# PG_CONFIG / PGBIN.  An absolute PG_CONFIG from the environment wins; a bare
-# "pg_config" is ignored since /usr/bin/pg_config may be another major version.
+# PG_CONFIG / PGBIN.  An absolute PG_CONFIG from the environment wins (and must
+# exist); a bare "pg_config" is ignored since /usr/bin/pg_config may be another
+# major version.
 apikey_pg_config() {
     local c="${PG_CONFIG:-}"
-    if [[ "$c" != */* || ! -x "$c" ]]; then
+    if [[ "$c" == */* && ! -x "$c" ]]; then
+        die "PG_CONFIG=$c is not an executable pg_config (unset it to use PostgreSQL $APIKEY_PG_MAJOR's)"
+    fi
+    if [[ "$c" != */* ]]; then
         c=/usr/lib/postgresql/$APIKEY_PG_MAJOR/bin/pg_config
         [ -x "$c" ] || c=$(command -v pg_config || true)
     fi
@@ -137,7 +143,7 @@ apikey_build_install() {
     [ -n "${PG_CONFIG:-}" ] || apikey_pg_config
     say "building with $PG_CONFIG ($("$PG_CONFIG" --version))"
     # explicit || return: set -e is off when this runs inside an `if`
-    make -C "$APIKEY_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" || return 1
+    make -C "$APIKEY_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" APIKEY_WERROR=1 || return 1
     if [ -n "${APIKEY_NO_INSTALL:-}" ]; then
         say "APIKEY_NO_INSTALL set: using the apikey already installed"
         return 0
@@ -203,7 +209,8 @@ apikey_free_port() {
 }
 
 # ---------------------------------------------------------------------------
-# Throwaway cluster.  cluster_start [shared_preload_libraries]
+# Throwaway cluster.  cluster_start [shared_preload_libraries]; returns 1 when
+# initdb or the start fails (a `set -e` script stops there).
 # Exports PGHOST PGPORT PGUSER PGDATABASE, plus APIKEY_PGDIR (temp dir),
 # APIKEY_PGDATA and APIKEY_PGLOG (server log).
 cluster_start() {
@@ -225,7 +232,8 @@ cluster_start() {
     if ! as_pguser "$PGBIN/initdb" -D "$APIKEY_PGDATA" --auth=trust --encoding=UTF8 \
         --locale=C --no-sync >"$APIKEY_PGDIR/initdb.log" 2>&1; then
         cat "$APIKEY_PGDIR/initdb.log" >&2
-        die "initdb failed"
+        printf '==> ERROR: initdb failed\n' >&2
+        return 1
     fi
 
     cat >>"$APIKEY_PGDATA/postgresql.conf" <<EOF
@@ -248,12 +256,13 @@ EOF
 
     if ! as_pguser "$PGBIN/pg_ctl" -D "$APIKEY_PGDATA" -l "$APIKEY_PGLOG" -w -t 60 start >/dev/null; then
         tail -n 50 "$APIKEY_PGLOG" >&2 || true
-        die "server did not start"
+        printf '==> ERROR: server did not start\n' >&2
+        return 1
     fi
 
     export PGHOST=$APIKEY_PGDIR PGPORT=$port PGUSER=$APIKEY_PGOSUSER PGDATABASE=postgres
     unset PGHOSTADDR PGSERVICE PGPASSWORD PGOPTIONS || true
-    say "cluster up: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER ($("$PGBIN/psql" -XAtqc 'SHOW server_version'))"
+    say "cluster up: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER ($("${PGCLIENTBIN:-$PGBIN}/psql" -XAtqc 'SHOW server_version'))"
 }
 
 # Last lines of the server log (for failure reports).
