@@ -35,7 +35,7 @@ SELECT extversion FROM pg_extension WHERE extname = 'apikey';
 SELECT count(*) AS objects FROM pg_depend
  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'apikey') AND deptype = 'e';
 SELECT length(:'fresh_string_agg') > 2000 AS described, :'fresh_string_agg' = :'upgraded_string_agg' AS same_objects_as_fresh_install;
-SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass AND NOT tgisinternal;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass AND NOT tgisinternal ORDER BY tgname;
 
 -- the upgraded extension works end to end
 SELECT key AS up_key FROM apikey_create('t1', '1', 'after upgrade') \gset

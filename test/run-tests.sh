@@ -277,7 +277,7 @@ suite_major() {
         return
     fi
     bdir=$(mktemp -d /tmp/apikey-build$major.XXXXXX)
-    apikey_on_exit "rm -rf '$bdir'"
+    if [ -n "${APIKEY_KEEP_CLUSTER:-}" ]; then say "APIKEY_KEEP_CLUSTER set: keeping $bdir"; else apikey_on_exit "rm -rf '$bdir'"; fi
     cp -R Makefile apikey.control src sql "$bdir/"
     # without 15's objects: make would take them as up to date
     find "$bdir" \( -name '*.o' -o -name '*.so' -o -name '*.bc' \) -delete
