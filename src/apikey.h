@@ -15,6 +15,7 @@
 #include "compat.h"
 
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 
@@ -122,6 +123,7 @@ extern bool keystore_set_enabled(int64 id, bool enabled);
 extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
 extern void keystore_touch(int64 id, TimestampTz used_at);
 extern void keystore_invalidate(void);
+extern SPIPlanPtr keystore_prepare(const char *sql, int nargs, Oid *argtypes);
 
 /* keystore.c: the role that owns apikey.keys, for writes done on its behalf */
 extern void keystore_become_owner(Oid *save_userid, int *save_sec_context);

@@ -474,20 +474,7 @@ binding_bind_users(Oid relid, const char *id_column, const char *tenant_column,
 	int			ret;
 	Oid			old_relid;
 
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot bind a temporary table as the user table")));
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot bind an unlogged table"),
-				 errdetail("Standbys verify keys too, and an unlogged table has no rows there.")));
-	if (!boundrel_plain_table(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Users are read through the table's own index, and its triggers must see every change; views, materialized views, partitioned tables, partitions and tables in an inheritance tree are not supported.")));
+	boundrel_require_plain_table(rel, "Users are read through the table's own index, and its triggers must see every change; views, materialized views, partitioned tables, partitions and tables in an inheritance tree are not supported.");
 
 	binding_check_key_column(rel, id_column, "id");
 	binding_check_key_column(rel, tenant_column, "tenant");

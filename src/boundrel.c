@@ -320,6 +320,29 @@ boundrel_plain_table(Relation rel)
 }
 
 /*
+ * Raises unless rel can be bound: 0A000 for a temporary or unlogged table,
+ * 42809 for anything but a plain table (detail says why, per binding).
+ */
+void
+boundrel_require_plain_table(Relation rel, const char *detail)
+{
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot bind a temporary table")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot bind an unlogged table"),
+				 errdetail("Standbys verify keys too, and an unlogged table has no rows there.")));
+	if (!boundrel_plain_table(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("%s", detail)));
+}
+
+/*
  * Runs the rest of a read as the owner of the bound table, in a
  * security-restricted operation: should any code of the owner's ever run
  * while apikey reads the table, it runs with the owner's rights only.

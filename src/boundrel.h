@@ -51,6 +51,7 @@ extern BoundRelProblem boundrel_output_func(Oid typid, FmgrInfo *out, MemoryCont
 extern BoundRelProblem boundrel_key_column(Relation rel, const char *column,
 										   BoundKeyColumn *col, MemoryContext cxt);
 extern bool boundrel_plain_table(Relation rel);
+extern void boundrel_require_plain_table(Relation rel, const char *detail);
 extern void boundrel_become_owner(Relation rel, Oid *save_userid, int *save_sec_context);
 extern void boundrel_restore_user(Oid save_userid, int save_sec_context);
 extern Relation boundrel_open(const char *schema, const char *table, BoundRelProblem *problem);

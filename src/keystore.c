@@ -308,7 +308,7 @@ keystore_restore_user(Oid save_userid, int save_sec_context)
 }
 
 /* Prepares and keeps a generic plan (parameters never become constants). */
-static SPIPlanPtr
+SPIPlanPtr
 keystore_prepare(const char *sql, int nargs, Oid *argtypes)
 {
 	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);

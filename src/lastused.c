@@ -161,19 +161,6 @@ lastused_probe_usage(Oid relid, Oid indexid, int64 id, TimestampTz *used_at)
 	return state;
 }
 
-/* Prepares and keeps a generic plan (parameters never become constants). */
-static SPIPlanPtr
-lastused_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare apikey statement: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep apikey statement");
-	return plan;
-}
-
 /*
  * Records a use of key id at now in apikey.key_usage when the last use known
  * there is older than the interval; returns true when a row was written and
@@ -215,7 +202,7 @@ lastused_write_usage(Oid relid, Oid indexid, int64 id, TimestampTz now,
 		/* waits only if another first use of this key began since the probe */
 		if (usage_insert_plan == NULL)
 			usage_insert_plan =
-				lastused_prepare("INSERT INTO apikey.key_usage (key_id, last_used_at) VALUES ($1, $2)"
+				keystore_prepare("INSERT INTO apikey.key_usage (key_id, last_used_at) VALUES ($1, $2)"
 								 " ON CONFLICT DO NOTHING",
 								 2, argtypes);
 		ret = SPI_execute_plan(usage_insert_plan, values, NULL, false, 0);
@@ -227,7 +214,7 @@ lastused_write_usage(Oid relid, Oid indexid, int64 id, TimestampTz now,
 		/* forward-only, skipping a row locked since the probe: never waits */
 		if (usage_update_plan == NULL)
 			usage_update_plan =
-				lastused_prepare("UPDATE apikey.key_usage SET last_used_at = $2"
+				keystore_prepare("UPDATE apikey.key_usage SET last_used_at = $2"
 								 " WHERE key_id OPERATOR(pg_catalog.=) (SELECT u.key_id FROM apikey.key_usage u"
 								 " WHERE u.key_id OPERATOR(pg_catalog.=) $1"
 								 " AND u.last_used_at OPERATOR(pg_catalog.<) $3"

@@ -591,20 +591,7 @@ permissions_check_table(Oid relid, const char *key_col, const char *value_col,
 	Oid			typid;
 	int			i;
 
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot bind a temporary table")));
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot bind an unlogged table"),
-				 errdetail("Standbys verify keys too, and an unlogged table has no rows there.")));
-	if (!boundrel_plain_table(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Roles and permissions are read from an ordinary table, whose trigger must see every change; views, partitioned tables, partitions and tables in an inheritance tree are not supported.")));
+	boundrel_require_plain_table(rel, "Roles and permissions are read from an ordinary table, whose trigger must see every change; views, partitioned tables, partitions and tables in an inheritance tree are not supported.");
 	for (i = 0; i < 2; i++)
 	{
 		if (boundrel_attnum(rel, cols[i], &typid) == InvalidAttrNumber)
