@@ -5,6 +5,7 @@
 #   make test                 every suite (unit, pg_regress, isolation, TAP) on a throwaway cluster,
 #                             then pg_regress and isolation on PostgreSQL 17 and 18 (PG_MAJORS=15: 15 only)
 #   make unit                 pure-C unit tests of the key format and hashing (no server)
+#   make -C test/unit bench   ns per SHA-256 and HMAC-SHA-256 of a 46-byte key (src/hashing.c)
 #   make fuzz                 libFuzzer smoke run over the key parser (clang)
 #   make bench                the benchmark under test/bench/
 
@@ -52,11 +53,13 @@ ifneq ($(findstring clang,$(CC)),)
 PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
 endif
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso output_iso_preload test/unit/test_keyfmt test/unit/test_hashing test/fuzz/fuzz_keyfmt
+EXTRA_CLEAN = results regression.diffs regression.out output_iso output_iso_preload test/unit/test_keyfmt test/unit/test_hashing test/unit/bench_hashing test/fuzz/fuzz_keyfmt
 
 # libpq, for a standby shipping last-used records to its primary (as contrib/dblink)
 PG_CPPFLAGS += -I$(libpq_srcdir)
 SHLIB_LINK_INTERNAL = $(libpq)
+# OpenSSL's libcrypto, for SHA-256 (src/hashing.c): the library PostgreSQL itself links (libssl-dev)
+SHLIB_LINK = -lcrypto
 
 # make test, make demo, make unit, make fuzz and make bench find (or install) PostgreSQL themselves;
 # every other target needs a working PG_CONFIG, and stops with one clear error without it.

@@ -378,6 +378,11 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 				 errmsg("could not generate an API key"),
 				 errdetail("The strong random number generator failed.")));
 	scheme = verify_hash_for_new_key(out->key, len, hash);
+	if (scheme == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not hash a new API key"),
+				 errdetail("OpenSSL's SHA-256 failed.")));
 	memcpy(out->prefix, out->key, KEYFMT_PREFIX_LEN);
 	out->prefix[KEYFMT_PREFIX_LEN] = '\0';
 

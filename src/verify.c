@@ -43,24 +43,23 @@ verify_status_name(VerifyStatus status)
 /*
  * The hash to store for a new key and the name of its scheme: HMAC-SHA-256
  * keyed with apikey.pepper when one is set, SHA-256 of the key otherwise.
+ * NULL when the hash could not be computed.
  */
 const char *
 verify_hash_for_new_key(const char *key, size_t len, uint8 *hash)
 {
 	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
-	{
-		hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash);
-		return "hmac-sha256";
-	}
-	hashing_sha256(key, len, hash);
-	return "sha256";
+		return hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash) ?
+			"hmac-sha256" : NULL;
+	return hashing_sha256(key, len, hash) ? "sha256" : NULL;
 }
 
 /*
  * Finds the stored row of a well-formed key, trying each scheme a key may
  * have been stored with: HMAC with the current pepper, HMAC with the
  * previous pepper (while peppers rotate), then plain SHA-256.  sha is the
- * key's SHA-256 when the caller has it already, else NULL.
+ * key's SHA-256 when the caller has it already, else NULL.  A scheme whose
+ * hash cannot be computed finds nothing (fail closed).
  */
 bool
 verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
@@ -70,22 +69,20 @@ verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
 
 	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
 	{
-		hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash);
-		found = keystore_lookup_by_hash(hash, row);
+		found = hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash) &&
+			keystore_lookup_by_hash(hash, row);
 	}
 	if (!found && apikey_previous_pepper != NULL && apikey_previous_pepper[0] != '\0')
 	{
-		hashing_hmac_sha256(apikey_previous_pepper, strlen(apikey_previous_pepper), key, len, hash);
-		found = keystore_lookup_by_hash(hash, row);
+		found = hashing_hmac_sha256(apikey_previous_pepper, strlen(apikey_previous_pepper),
+									key, len, hash) &&
+			keystore_lookup_by_hash(hash, row);
 	}
 	if (!found)
 	{
-		if (sha == NULL)
-		{
-			hashing_sha256(key, len, hash);
+		if (sha == NULL && hashing_sha256(key, len, hash))
 			sha = hash;
-		}
-		found = keystore_lookup_by_hash(sha, row);
+		found = sha != NULL && keystore_lookup_by_hash(sha, row);
 	}
 	explicit_bzero(hash, sizeof(hash));
 	return found;
@@ -156,7 +153,12 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		return;
 	}
 
-	hashing_sha256(key, len, sha);
+	/* a key whose hash cannot be computed is not valid (never raises) */
+	if (!hashing_sha256(key, len, sha))
+	{
+		result->status = VS_UNKNOWN;
+		return;
+	}
 	if (!verify_cache_lookup(sha, &result->row, &result->user, &role_perms))
 	{
 		/* read before the tables: see the protocol in verify_cache.c */

@@ -74,7 +74,8 @@ APIKEY_BASE_PKGS=(
     pgbouncer                                # test/suites/pgbouncer.sh (pgbench comes with postgresql-15)
     perl                                     # prove
     python3-psycopg                          # test/t/030: bound parameters through a real driver
-    zlib1g-dev
+    zlib1g-dev                               # test/unit/test_keyfmt: zlib's crc32 as a reference
+    libssl-dev                               # src/hashing.c: OpenSSL's libcrypto (SHA-256)
     make
     gcc
 )
