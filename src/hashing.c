@@ -12,7 +12,7 @@
  * OpenSSL 3 marks the low-level functions deprecated, not removed (4.0
  * still has them); this file asks for the 1.1.1 API, as PostgreSQL 18's
  * own pg_config.h does (15 and 17 ask for older ones), so it builds under
- * -Werror against OpenSSL 1.1.1 and 3.x.
+ * -Werror against OpenSSL 3 (tested: 3.0) and uses nothing 1.1.1 lacks.
  * Being below the providers, the low-level functions are not the FIPS
  * module's SHA-256, whatever the process's OpenSSL configuration says.
  *
