@@ -114,6 +114,20 @@ ALTER TABLE vp_users ALTER COLUMN id TYPE smallint;
 SELECT i.label, i.user_id, v.status, v.role
   FROM vp_ids i JOIN vp_id_keys k USING (label), LATERAL apikey_verify(k.key) v ORDER BY i.label;
 
+-- apikey.verify_cache_size = 0 turns the cache off, also for keys it holds
+-- already: with the invalidation trigger of apikey.keys disabled (a DBA's
+-- mistake), a metadata change is not seen by the warm cache, but is seen
+-- once the cache is off
+RESET apikey.verify_cache_size;
+ALTER TABLE apikey.keys DISABLE TRIGGER keys_cache_invalidate_update;
+SELECT status, metadata FROM apikey_verify(:'vp_k1');
+SELECT status, metadata FROM apikey_verify(:'vp_k1');
+UPDATE apikey.keys SET metadata = '{"x": 2}' WHERE key_hash = digest(:'vp_k1', 'sha256');
+SELECT status, metadata FROM apikey_verify(:'vp_k1');
+SET apikey.verify_cache_size = 0;
+SELECT status, metadata FROM apikey_verify(:'vp_k1');
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
+
 -- Clean up
 RESET apikey.verify_cache_size;
 SELECT apikey_bind_users(format('%I.%I', table_schema, table_name)::regclass,
