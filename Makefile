@@ -36,7 +36,7 @@ REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing l
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke revoke-while-users-locked tenant-hidden-key verify-never-blocks-revoke verify-lock-order
+ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke revoke-while-users-locked tenant-hidden-key verify-never-blocks-revoke verify-lock-order verify-user-change-while-waiting
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

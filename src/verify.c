@@ -180,7 +180,10 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		 * One snapshot for the key and its user, taken after gen was read
 		 * and after apikey.keys was locked: a change committed after it
 		 * sends its invalidation after it too, so the store below is either
-		 * skipped or emptied later (the protocol in verify_cache.c).
+		 * skipped or emptied later (the protocol in verify_cache.c).  The
+		 * user probe takes a newer one when opening the user table processed
+		 * an invalidation (binding.c); GetLatestSnapshot() refills one static
+		 * snapshot, so snap only ever moves forward.
 		 */
 		Snapshot	snap = NULL;
 
