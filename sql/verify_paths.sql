@@ -114,6 +114,11 @@ ALTER TABLE vp_users ALTER COLUMN id TYPE smallint;
 SELECT i.label, i.user_id, v.status, v.role
   FROM vp_ids i JOIN vp_id_keys k USING (label), LATERAL apikey_verify(k.key) v ORDER BY i.label;
 
+-- a user table without an index on its id column is read by a heap scan
+ALTER TABLE vp_users DROP CONSTRAINT vp_users_pkey;
+SELECT i.label, i.user_id, v.status, v.role
+  FROM vp_ids i JOIN vp_id_keys k USING (label), LATERAL apikey_verify(k.key) v ORDER BY i.label;
+
 -- apikey.verify_cache_size = 0 turns the cache off, also for keys it holds
 -- already: with the invalidation trigger of apikey.keys disabled (a DBA's
 -- mistake), a metadata change is not seen by the warm cache, but is seen

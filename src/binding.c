@@ -405,13 +405,13 @@ binding_lookup_user_snap(const char *user_id, Snapshot snap, UserInfo *info)
 	key = binding_id_datum(user_id);
 	/* defence in depth: nothing of the owner's runs here, but if it did, as the owner */
 	boundrel_become_owner(rel, &save_userid, &save_sec_context);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
 	if (OidIsValid(cache.id.index_oid))
 	{
 		/* a plain index scan: the index keeps its lock to the end of the transaction */
 		Relation	irel = index_open(cache.id.index_oid, AccessShareLock);
 		IndexScanDesc scan;
 
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
 		ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
 									   InvalidOid, cache.id.collation, &cache.id.eq, key);
 		scan = index_beginscan(rel, irel, snap, 1, 0);
@@ -427,6 +427,8 @@ binding_lookup_user_snap(const char *user_id, Snapshot snap, UserInfo *info)
 		SysScanDesc scan;
 		HeapTuple	tup;
 
+		/* no index on the id column: a heap scan (bind_users warned about it) */
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 		ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id.attnum, BTEqualStrategyNumber,
 									   InvalidOid, cache.id.collation, &cache.id.eq, key);
 		scan = systable_beginscan(rel, InvalidOid, false, snap, 1, &skey);
