@@ -414,7 +414,7 @@ binding_lookup_user_snap(const char *user_id, Snapshot snap, UserInfo *info)
 		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
 		ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
 									   InvalidOid, cache.id.collation, &cache.id.eq, key);
-		scan = index_beginscan(rel, irel, snap, 1, 0);
+		scan = apikey_index_beginscan(rel, irel, snap, 1, 0);
 		index_rescan(scan, &skey, 1, NULL, 0);
 		found = index_getnext_slot(scan, ForwardScanDirection, slot);
 		if (found)

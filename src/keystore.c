@@ -309,7 +309,7 @@ keystore_lookup(Oid index, FmgrInfo *eq, Datum value, Snapshot *snap,
 	ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
 								   InvalidOid, irel->rd_indcollation[0], eq, value);
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
-	scan = index_beginscan(rel, irel, *snap, 1, 0);
+	scan = apikey_index_beginscan(rel, irel, *snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found && verify_only)
