@@ -566,21 +566,22 @@ apikey_create(PG_FUNCTION_ARGS)
 }
 
 /*
- * The row type of a verification result, built once per call site from the
- * function's declared result (kept in fn_extra, in the call site's memory)
- * and blessed, so that a row can be returned as a composite Datum.
+ * The row type of a verification result, built once per call site (kept in
+ * fn_extra, in the call site's memory) from the row type the executor
+ * expects, which it has built already (else from the function's declared
+ * result), and blessed, so that a row can be returned as a composite Datum.
  */
 static TupleDesc
-verify_row_desc(FunctionCallInfo fcinfo)
+verify_row_desc(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo)
 {
 	FmgrInfo   *flinfo = fcinfo->flinfo;
 
 	if (flinfo->fn_extra == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
-		TupleDesc	desc;
+		TupleDesc	desc = rsinfo->expectedDesc;
 
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		if (desc == NULL && get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(desc));
 		MemoryContextSwitchTo(old);
@@ -639,7 +640,7 @@ return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 	if (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
 		(rsinfo->allowedModes & SFRM_ValuePerCall) != 0)
 	{
-		TupleDesc	desc = verify_row_desc(fcinfo);
+		TupleDesc	desc = verify_row_desc(fcinfo, rsinfo);
 
 		rsinfo->returnMode = SFRM_ValuePerCall;
 		rsinfo->isDone = ExprSingleResult;
