@@ -565,7 +565,36 @@ apikey_create(PG_FUNCTION_ARGS)
 	return return_minted(fcinfo, &minted);
 }
 
-/* Returns a verification result as the single row of a RETURNS TABLE function. */
+/*
+ * The row type of a verification result, built once per call site (kept in
+ * fn_extra, in the call site's memory) from the row type the executor
+ * expects, which it has built already (else from the function's declared
+ * result), and blessed, so that a row can be returned as a composite Datum.
+ */
+static TupleDesc
+verify_row_desc(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+
+	if (flinfo->fn_extra == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+		TupleDesc	desc = rsinfo->expectedDesc;
+
+		if (desc == NULL && get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+	}
+	return (TupleDesc) flinfo->fn_extra;
+}
+
+/*
+ * Returns a verification result as the single row of a RETURNS TABLE
+ * function: in value-per-call mode, one composite Datum marked as the only
+ * result (ExprSingleResult), when the caller allows it (the executor always
+ * does), which spares a tuplestore per call; else materialized.
+ */
 static Datum
 return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 {
@@ -573,8 +602,6 @@ return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 	Datum		values[11];
 	bool		nulls[11];
 
-	/* the caller's expected row type saves rebuilding it from pg_proc per call */
-	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	memset(nulls, true, sizeof(nulls));
 	values[0] = BoolGetDatum(r->status == VS_VALID);
 	nulls[0] = false;
@@ -610,6 +637,17 @@ return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 		values[10] = r->row.metadata;
 		nulls[10] = r->row.metadata_null;
 	}
+	if (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+		(rsinfo->allowedModes & SFRM_ValuePerCall) != 0)
+	{
+		TupleDesc	desc = verify_row_desc(fcinfo, rsinfo);
+
+		rsinfo->returnMode = SFRM_ValuePerCall;
+		rsinfo->isDone = ExprSingleResult;
+		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	}
+	/* the caller's expected row type saves rebuilding it from pg_proc per call */
+	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "utils/snapshot.h"
 
 #include "hashing.h"
 #include "keyfmt.h"
@@ -98,13 +99,14 @@ extern void binding_bind_users(Oid relid, const char *id_column,
 							   const char *active_column);
 extern bool binding_is_bound(void);
 extern bool binding_lookup_user(const char *user_id, UserInfo *info);
+extern bool binding_lookup_user_snap(const char *user_id, Snapshot snap, UserInfo *info);
 extern char *binding_canonical_user_id(const char *user_id);
 extern char *binding_canonical_tenant_id(const char *tenant_id);
 extern void binding_invalidate(void);
 extern bool binding_cacheable(void);
 
 /* keystore.c: access to apikey.keys */
-extern bool keystore_lookup_by_hash(const uint8 *hash, KeyRow *row);
+extern bool keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeyRow *row);
 extern bool keystore_lookup_by_id(int64 id, KeyRow *row);
 extern bool keystore_lock_by_id(int64 id, KeyRow *row);
 extern bool keystore_has_successor(int64 id);
@@ -141,6 +143,8 @@ typedef struct VerifyResult
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
 extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
 extern bool verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row);
+extern bool verify_lookup_snap(const char *key, size_t len, const uint8 *sha,
+							  Snapshot *snap, KeyRow *row);
 extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *hash);
 
 /* verify_cache.c: keys seen before, until an invalidation says otherwise */

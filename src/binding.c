@@ -26,6 +26,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -316,22 +317,79 @@ binding_open_user_table(void)
 	return NULL;
 }
 
+/* The text of a bound column's value: text directly, anything else by its output function. */
+static inline char *
+binding_output(FmgrInfo *out, Oid type, Datum d)
+{
+	if (type == TEXTOID)
+		return TextDatumGetCString(d);
+	return OutputFunctionCall(out, d);
+}
+
 /*
- * Looks up a user by id through the bound table.  Returns false when no
+ * Fills info from a user row: only the bound columns are deformed, and
+ * their types were checked when the table was opened.
+ */
+static void
+binding_fill_user(TupleTableSlot *slot, UserInfo *info)
+{
+	AttrNumber	last = Max(Max(cache.tenant.attnum, cache.role_att), cache.active_att);
+
+	slot_getsomeattrs(slot, last);
+	info->found = true;
+	info->active = cache.active_att == 0 ||
+		(!slot->tts_isnull[cache.active_att - 1] &&
+		 DatumGetBool(slot->tts_values[cache.active_att - 1]));
+	info->tenant_id = slot->tts_isnull[cache.tenant.attnum - 1] ? NULL :
+		binding_output(&cache.tenant.out, cache.tenant.type,
+					   slot->tts_values[cache.tenant.attnum - 1]);
+	info->role = slot->tts_isnull[cache.role_att - 1] ? NULL :
+		binding_output(&cache.role_out, cache.role_type,
+					   slot->tts_values[cache.role_att - 1]);
+}
+
+/*
+ * The id column's value for user_id (text boundrel_text_acceptable() took):
+ * an integer id is converted in C, without the type's input function.
+ */
+static Datum
+binding_id_datum(const char *user_id)
+{
+	switch (cache.id.type)
+	{
+		case INT8OID:
+			return Int64GetDatum((int64) strtoll(user_id, NULL, 10));
+		case INT4OID:
+			return Int32GetDatum((int32) strtol(user_id, NULL, 10));
+		case INT2OID:
+			return Int16GetDatum((int16) strtol(user_id, NULL, 10));
+		default:
+			return InputFunctionCall(&cache.id.in, (char *) user_id, cache.id.ioparam, -1);
+	}
+}
+
+/*
+ * Looks up a user by id through the bound table, with snapshot snap (taken
+ * by the caller after it locked apikey.keys, so a verification reads the
+ * key and its user as of one moment), or with the latest snapshot when snap
+ * is NULL or an invalidation of the binding or the user table was processed
+ * while the table was opened (a change that committed meanwhile, say while
+ * a migration's lock was awaited, is then seen).  Returns false when no
  * binding exists; otherwise fills info (info->found false when there is no
  * such user, or the bound table is no longer usable).  Never raises for any
  * user_id text.
  */
 bool
-binding_lookup_user(const char *user_id, UserInfo *info)
+binding_lookup_user_snap(const char *user_id, Snapshot snap, UserInfo *info)
 {
 	Relation	rel;
 	ScanKeyData skey;
-	SysScanDesc scan;
-	HeapTuple	tup;
 	Datum		key;
 	Oid			save_userid;
 	int			save_sec_context;
+	uint64		start = inval_count;
+	TupleTableSlot *slot;
+	bool		found;
 
 	memset(info, 0, sizeof(*info));
 	rel = binding_open_user_table();
@@ -342,36 +400,57 @@ binding_lookup_user(const char *user_id, UserInfo *info)
 		table_close(rel, NoLock);
 		return true;
 	}
-	key = InputFunctionCall(&cache.id.in, (char *) user_id, cache.id.ioparam, -1);
+	if (snap == NULL || inval_count != start)
+		snap = GetLatestSnapshot();
+	key = binding_id_datum(user_id);
 	/* defence in depth: nothing of the owner's runs here, but if it did, as the owner */
 	boundrel_become_owner(rel, &save_userid, &save_sec_context);
-	ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id.attnum, BTEqualStrategyNumber,
-								   InvalidOid, cache.id.collation, &cache.id.eq, key);
-	scan = systable_beginscan(rel, cache.id.index_oid, OidIsValid(cache.id.index_oid),
-							  GetLatestSnapshot(), 1, &skey);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
+	if (OidIsValid(cache.id.index_oid))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		isnull;
-		Datum		d;
+		/* a plain index scan: the index keeps its lock to the end of the transaction */
+		Relation	irel = index_open(cache.id.index_oid, AccessShareLock);
+		IndexScanDesc scan;
 
-		info->found = true;
-		info->active = true;
-		if (cache.active_att != 0)
-		{
-			d = heap_getattr(tup, cache.active_att, desc, &isnull);
-			info->active = !isnull && DatumGetBool(d);
-		}
-		d = heap_getattr(tup, cache.tenant.attnum, desc, &isnull);
-		info->tenant_id = isnull ? NULL : OutputFunctionCall(&cache.tenant.out, d);
-		d = heap_getattr(tup, cache.role_att, desc, &isnull);
-		info->role = isnull ? NULL : OutputFunctionCall(&cache.role_out, d);
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
+		ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
+									   InvalidOid, cache.id.collation, &cache.id.eq, key);
+		scan = apikey_index_beginscan(rel, irel, snap, 1, 0);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		if (found)
+			binding_fill_user(slot, info);
+		index_endscan(scan);
+		index_close(irel, NoLock);
 	}
-	systable_endscan(scan);
+	else
+	{
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		/* no index on the id column: a heap scan (bind_users warned about it) */
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		ScanKeyEntryInitializeWithInfo(&skey, 0, cache.id.attnum, BTEqualStrategyNumber,
+									   InvalidOid, cache.id.collation, &cache.id.eq, key);
+		scan = systable_beginscan(rel, InvalidOid, false, snap, 1, &skey);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			ExecStoreHeapTuple(tup, slot, false);
+			binding_fill_user(slot, info);
+		}
+		systable_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
 	boundrel_restore_user(save_userid, save_sec_context);
 	table_close(rel, NoLock);
 	return true;
+}
+
+/* binding_lookup_user_snap() with the latest snapshot. */
+bool
+binding_lookup_user(const char *user_id, UserInfo *info)
+{
+	return binding_lookup_user_snap(user_id, NULL, info);
 }
 
 /* The canonical text of a user id (as the id column's type prints it), or NULL. */

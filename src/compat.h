@@ -36,6 +36,15 @@
 	makeJsonLexContextCstringLen((json), (len), (encoding), (need_escapes))
 #endif
 
+/* index_beginscan takes an IndexScanInstrumentation * (NULL: none) from 18 on */
+#if PG_VERSION_NUM >= 180000
+#define apikey_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define apikey_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
 /*
  * strlcpy: port.h declares it only where the C library lacked it when the
  * server was configured.  Headers configured against glibc 2.38+ (which has

@@ -20,6 +20,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "parser/parse_node.h"
@@ -66,6 +67,7 @@ typedef struct KeystoreCache
 	KeyAttnums	att;
 	FmgrInfo	byteaeq;
 	FmgrInfo	int8eq;
+	int			verify_natts;	/* attributes to deform for keystore_fill_verify_row() */
 } KeystoreCache;
 
 static KeystoreCache cache;
@@ -158,6 +160,12 @@ keystore_ensure(void)
 	rel = table_open(cache.keys_relid, AccessShareLock);
 	keystore_map_attnums(RelationGetDescr(rel), &cache.att);
 	table_close(rel, AccessShareLock);
+	cache.verify_natts = Max(Max(Max(cache.att.id, cache.att.tenant_id),
+								 Max(cache.att.user_id, cache.att.environment)),
+							 Max(Max(Max(cache.att.scopes, cache.att.metadata),
+									 Max(cache.att.created_at, cache.att.expires_at)),
+								 Max(Max(cache.att.last_used_at, cache.att.enabled),
+									 cache.att.revoked_at)));
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cache.keys_relid));
 	if (!HeapTupleIsValid(tup))
@@ -236,34 +244,102 @@ keystore_fill_row(HeapTuple tup, TupleDesc desc, const KeyAttnums *att, KeyRow *
 	row->enabled = DatumGetBool(heap_getattr(tup, att->enabled, desc, &isnull)) && !isnull;
 }
 
-/* Looks a row up through one of the unique indexes with the active snapshot. */
+/*
+ * Fills from a deformed tuple of apikey.keys only what verification reads:
+ * the key's state (id, tenant, user, environment, scopes, metadata, times,
+ * enabled, revoked).  name, prefix, suffix and hash_scheme stay NULL.
+ */
+static void
+keystore_fill_verify_row(TupleTableSlot *slot, const KeyAttnums *att, KeyRow *row)
+{
+	Datum	   *v = slot->tts_values;
+	bool	   *n = slot->tts_isnull;
+
+#define KS_NULL(a) ((a) == 0 || n[(a) - 1])
+#define KS_TEXT(a) (KS_NULL(a) ? NULL : TextDatumGetCString(v[(a) - 1]))
+#define KS_COPY(a) (KS_NULL(a) ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_COPY(v[(a) - 1])))
+	memset(row, 0, sizeof(*row));
+	row->id = KS_NULL(att->id) ? 0 : DatumGetInt64(v[att->id - 1]);
+	row->tenant_id = KS_TEXT(att->tenant_id);
+	row->user_id = KS_TEXT(att->user_id);
+	row->environment = KS_TEXT(att->environment);
+	row->scopes_null = KS_NULL(att->scopes);
+	row->scopes = KS_COPY(att->scopes);
+	row->metadata_null = KS_NULL(att->metadata);
+	row->metadata = KS_COPY(att->metadata);
+	row->created_at = KS_NULL(att->created_at) ? 0 : DatumGetTimestampTz(v[att->created_at - 1]);
+	row->expires_null = KS_NULL(att->expires_at);
+	row->expires_at = row->expires_null ? 0 : DatumGetTimestampTz(v[att->expires_at - 1]);
+	row->last_used_null = KS_NULL(att->last_used_at);
+	row->last_used_at = row->last_used_null ? 0 : DatumGetTimestampTz(v[att->last_used_at - 1]);
+	row->revoked = !KS_NULL(att->revoked_at);
+	row->revoked_at = row->revoked ? DatumGetTimestampTz(v[att->revoked_at - 1]) : 0;
+	row->enabled = !KS_NULL(att->enabled) && DatumGetBool(v[att->enabled - 1]);
+#undef KS_NULL
+#undef KS_TEXT
+#undef KS_COPY
+}
+
+/*
+ * Looks a row up through one of the unique indexes (its first column equal
+ * to value), with *snap, or with the latest snapshot taken after the lock
+ * (returned in *snap, for the caller's next probe) when *snap is NULL.  A
+ * plain index scan with the key prebuilt, not systable_*: no scan key
+ * remapping per call, and the index keeps its lock until the end of the
+ * transaction like any query's, so repeated calls do not release and take
+ * it again.  verify_only reads only the columns verification needs and
+ * deforms the tuple once.
+ */
 static bool
-keystore_lookup(Oid index, AttrNumber attnum, FmgrInfo *eq, Datum value, KeyRow *row)
+keystore_lookup(Oid index, FmgrInfo *eq, Datum value, Snapshot *snap,
+				bool verify_only, KeyRow *row)
 {
 	Relation	rel;
+	Relation	irel;
 	ScanKeyData skey;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
 	bool		found;
 
 	rel = table_open(cache.keys_relid, AccessShareLock);
-	ScanKeyEntryInitializeWithInfo(&skey, 0, attnum, BTEqualStrategyNumber,
-								   InvalidOid, InvalidOid, eq, value);
-	snap = GetLatestSnapshot();
-	scan = systable_beginscan(rel, index, true, snap, 1, &skey);
-	tup = systable_getnext(scan);
-	found = HeapTupleIsValid(tup);
-	if (found)
+	irel = index_open(index, AccessShareLock);
+	if (*snap == NULL)
+		*snap = GetLatestSnapshot();
+	/* attribute 1 of the index: its only key column */
+	ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
+								   InvalidOid, irel->rd_indcollation[0], eq, value);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
+	scan = apikey_index_beginscan(rel, irel, *snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found && verify_only)
+	{
+		slot_getsomeattrs(slot, cache.verify_natts);
+		keystore_fill_verify_row(slot, &cache.att, row);
+	}
+	else if (found)
+	{
+		bool		shouldfree;
+		HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+
 		keystore_fill_row(tup, RelationGetDescr(rel), &cache.att, row);
-	systable_endscan(scan);
+		if (shouldfree)
+			heap_freetuple(tup);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(irel, NoLock);
 	table_close(rel, NoLock);
 	return found;
 }
 
-/* Finds the key whose stored hash is hash (32 bytes). */
+/*
+ * Finds the key whose stored hash is hash (32 bytes), for verification:
+ * fills only what verification reads (see keystore_fill_verify_row()).
+ * *snap as for keystore_lookup().
+ */
 bool
-keystore_lookup_by_hash(const uint8 *hash, KeyRow *row)
+keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeyRow *row)
 {
 	/* a bytea of 32 bytes on the stack: a short (1-byte header) varlena */
 	union
@@ -276,17 +352,19 @@ keystore_lookup_by_hash(const uint8 *hash, KeyRow *row)
 	keystore_ensure();
 	SET_VARSIZE_SHORT(value, 1 + HASHING_SHA256_LEN);
 	memcpy(VARDATA_SHORT(value), hash, HASHING_SHA256_LEN);
-	return keystore_lookup(cache.hash_index, cache.att.key_hash, &cache.byteaeq,
-						   PointerGetDatum(value), row);
+	return keystore_lookup(cache.hash_index, &cache.byteaeq, PointerGetDatum(value),
+						   snap, true, row);
 }
 
-/* Finds the key with this id. */
+/* Finds the key with this id (every column), with the latest snapshot. */
 bool
 keystore_lookup_by_id(int64 id, KeyRow *row)
 {
+	Snapshot	snap = NULL;
+
 	keystore_ensure();
-	return keystore_lookup(cache.pkey_index, cache.att.id, &cache.int8eq,
-						   Int64GetDatum(id), row);
+	return keystore_lookup(cache.pkey_index, &cache.int8eq, Int64GetDatum(id),
+						   &snap, false, row);
 }
 
 /* Switches to the owner of apikey.keys, as SECURITY DEFINER would. */

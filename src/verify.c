@@ -59,10 +59,13 @@ verify_hash_for_new_key(const char *key, size_t len, uint8 *hash)
  * have been stored with: HMAC with the current pepper, HMAC with the
  * previous pepper (while peppers rotate), then plain SHA-256.  sha is the
  * key's SHA-256 when the caller has it already, else NULL.  A scheme whose
- * hash cannot be computed finds nothing (fail closed).
+ * hash cannot be computed finds nothing (fail closed).  Every probe reads
+ * with *snap; when *snap is NULL the first probe takes the latest snapshot
+ * (after locking apikey.keys) and leaves it in *snap for the caller.  The
+ * row holds only what verification reads (keystore_lookup_by_hash()).
  */
 bool
-verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
+verify_lookup_snap(const char *key, size_t len, const uint8 *sha, Snapshot *snap, KeyRow *row)
 {
 	uint8		hash[HASHING_SHA256_LEN];
 	bool		found = false;
@@ -70,22 +73,31 @@ verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
 	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
 	{
 		found = hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash) &&
-			keystore_lookup_by_hash(hash, row);
+			keystore_lookup_by_hash(hash, snap, row);
 	}
 	if (!found && apikey_previous_pepper != NULL && apikey_previous_pepper[0] != '\0')
 	{
 		found = hashing_hmac_sha256(apikey_previous_pepper, strlen(apikey_previous_pepper),
 									key, len, hash) &&
-			keystore_lookup_by_hash(hash, row);
+			keystore_lookup_by_hash(hash, snap, row);
 	}
 	if (!found)
 	{
 		if (sha == NULL && hashing_sha256(key, len, hash))
 			sha = hash;
-		found = sha != NULL && keystore_lookup_by_hash(sha, row);
+		found = sha != NULL && keystore_lookup_by_hash(sha, snap, row);
 	}
 	explicit_bzero(hash, sizeof(hash));
 	return found;
+}
+
+/* verify_lookup_snap() with the latest snapshot. */
+bool
+verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
+{
+	Snapshot	snap = NULL;
+
+	return verify_lookup_snap(key, len, sha, &snap, row);
 }
 
 /* The status of a stored key and its user as read, by the contract's precedence. */
@@ -164,12 +176,23 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		/* read before the tables: see the protocol in verify_cache.c */
 		uint64		gen = verify_cache_generation();
 
-		if (!verify_lookup(key, len, sha, &result->row))
+		/*
+		 * One snapshot for the key and its user, taken after gen was read
+		 * and after apikey.keys was locked: a change committed after it
+		 * sends its invalidation after it too, so the store below is either
+		 * skipped or emptied later (the protocol in verify_cache.c).  The
+		 * user probe takes a newer one when opening the user table processed
+		 * an invalidation (binding.c); GetLatestSnapshot() refills one static
+		 * snapshot, so snap only ever moves forward.
+		 */
+		Snapshot	snap = NULL;
+
+		if (!verify_lookup_snap(key, len, sha, &snap, &result->row))
 		{
 			result->status = VS_UNKNOWN;
 			return;
 		}
-		(void) binding_lookup_user(result->row.user_id, &result->user);
+		(void) binding_lookup_user_snap(result->row.user_id, snap, &result->user);
 		if (result->user.found && permissions_bound())
 			role_perms = permissions_of_role(result->user.role);
 		/* a bound table without its invalidation triggers cannot be cached */

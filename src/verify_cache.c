@@ -171,7 +171,8 @@ verify_cache_lookup(const uint8 *hash, KeyRow *row, UserInfo *user, ArrayType **
 	verify_cache_register();
 	AcceptInvalidationMessages();
 	verify_cache_apply_reset();
-	if (entries == NULL)
+	/* apikey.verify_cache_size = 0 turns the cache off, entries kept before included */
+	if (entries == NULL || apikey_verify_cache_size <= 0)
 		return false;
 	e = hash_search(entries, hash, HASH_FIND, NULL);
 	if (e == NULL)
