@@ -337,7 +337,7 @@ say "bench_ref_sql is inlined (in-backend statement and pgbench's generic plan);
 # measure (server-wide: the worker reads it); the backends still take their
 # notes.  The "first use" pass, over keys never verified, runs after the
 # interval is back to its default: the worker writes those keys meanwhile.
-FNS=(base floor cold cold_nocache hit sql sql_volatile plpgsql)
+FNS=(base floor cold cold_nocache hit sql sql_volatile plpgsql loop_base loop_cold loop_hit loop_sql loop_plpgsql)
 declare -A STMT SESSION WARM LABEL
 for fn in "${FNS[@]}"; do
     SESSION[$fn]=$PLAN_GUCS
@@ -354,10 +354,17 @@ done
     STMT[sql_volatile]=$(printf "$VERIFY_STMT" bench_ref_sql_volatile)
     STMT[plpgsql]=$(printf "$VERIFY_STMT" bench_ref_plpgsql)
 }
+STMT[loop_base]='SELECT bench_loop_base($1)'
+STMT[loop_cold]='SELECT bench_loop_verify($1)'
+STMT[loop_hit]='SELECT bench_loop_verify($1)'
+STMT[loop_sql]='SELECT bench_loop_sql($1)'
+STMT[loop_plpgsql]='SELECT bench_loop_plpgsql($1)'
 WARM[cold]=other
 WARM[cold_nocache]=other
+WARM[loop_cold]=other
 SESSION[cold_nocache]+=" SET apikey.verify_cache_size = 0;"
 SESSION[hit]+=" SET apikey.verify_cache_size = 1048576;"
+SESSION[loop_hit]+=" SET apikey.verify_cache_size = 1048576;"
 LABEL[cold]="(a) apikey_verify, cold: keys this backend has not seen (fresh backend, default apikey.verify_cache_size)"
 LABEL[cold_nocache]="(a) apikey_verify, cold, apikey.verify_cache_size = 0 (fresh backend, no cache at all)"
 LABEL[hit]="(b) apikey_verify, cache hit: the same keys again in the backend that just verified them"
@@ -416,14 +423,15 @@ FIRST_MS=${out%|*}
 settle
 
 US_BASE=$(calc %.3f "${BEST[base]} * 1000 / $SAMPLE")
+US_LOOP_BASE=$(calc %.3f "${BEST[loop_base]} * 1000 / $SAMPLE")
 declare -A US
 for fn in "${FNS[@]}"; do
-    [ "$fn" = base ] && continue
-    if [ "$fn" = floor ]; then
-        US[$fn]=$(calc %.3f "${BEST[$fn]} * 1000 / $SAMPLE")
-    else
-        US[$fn]=$(calc %.3f "(${BEST[$fn]} - ${BEST[base]}) * 1000 / $SAMPLE")
-    fi
+    case $fn in
+    base | loop_base) ;;
+    floor) US[$fn]=$(calc %.3f "${BEST[$fn]} * 1000 / $SAMPLE") ;;
+    loop_*) US[$fn]=$(calc %.3f "(${BEST[$fn]} - ${BEST[loop_base]}) * 1000 / $SAMPLE") ;;
+    *) US[$fn]=$(calc %.3f "(${BEST[$fn]} - ${BEST[base]}) * 1000 / $SAMPLE") ;;
+    esac
 done
 US_FIRST=$(calc %.3f "($FIRST_MS - ${BEST[base]}) * 1000 / $SAMPLE")
 R_COLD_FLOOR=$(ratio "${US[cold]}" "${US[floor]}")
@@ -431,12 +439,16 @@ R_SQL_COLD=$(ratio "${US[sql]}" "${US[cold]}")
 
 detail "Measure 1: $SAMPLE random keys of $KEYS per pass, one statement per pass (\`${VERIFY_STMT//\%s/fn}\`), each pass in a new backend; best of $REPS passes; the best empty loop (\`${STMT[base]}\`, $US_BASE µs/key) subtracted from every row but the floor, which is one C call over the array. Joins forced to nested loops (\`enable_hashjoin\`, \`enable_mergejoin\` off): one index probe per key, as in one call per request. Last-used tracking on; the measured keys' last_used_at set just before, and apikey.last_used_interval = 1 day during the passes, so the flush worker skips them ($W_INBACKEND key rows updated during the timed passes)."
 detail ""
-detail "| | measure | µs/call | / cold | / floor |"
-detail "|---|---|---:|---:|---:|"
+detail "| | measure | µs/call | / cold | / floor | one statement per key: µs/call | / cold |"
+detail "|---|---|---:|---:|---:|---:|---:|"
 for fn in cold cold_nocache hit sql sql_volatile plpgsql floor; do
-    detail "| $fn | ${LABEL[$fn]} | ${US[$fn]} | $(ratio "${US[$fn]}" "${US[cold]}") | $(ratio "${US[$fn]}" "${US[floor]}") |"
+    l=; lr=
+    if [ -n "${US[loop_$fn]:-}" ]; then l=${US[loop_$fn]}; lr=$(ratio "$l" "${US[loop_cold]}"); fi
+    detail "| $fn | ${LABEL[$fn]} | ${US[$fn]} | $(ratio "${US[$fn]}" "${US[cold]}") | $(ratio "${US[$fn]}" "${US[floor]}") | $l | $lr |"
 done
-detail "| first | apikey_verify on keys never verified before: one pass, fresh backend, default apikey.last_used_interval (the flush worker writes their last_used_at meanwhile) | $US_FIRST | $(ratio "$US_FIRST" "${US[cold]}") | $(ratio "$US_FIRST" "${US[floor]}") |"
+detail "| first | apikey_verify on keys never verified before: one pass, fresh backend, default apikey.last_used_interval (the flush worker writes their last_used_at meanwhile) | $US_FIRST | $(ratio "$US_FIRST" "${US[cold]}") | $(ratio "$US_FIRST" "${US[floor]}") | | |"
+detail ""
+detail "One statement per key: \`bench_loop_<f>(keys)\` (test/bench/setup.sql) runs \`SELECT count(*) FROM f(k) v WHERE v.valid\` once per key from a PL/pgSQL loop, through the plan PL/pgSQL keeps (for the SQL reference: the inlined plan, executor started once per key), minus the same loop running a statement that calls nothing ($US_LOOP_BASE µs/key): what one prepared statement per request costs in the server, without the client round trip. SQL reference / cold, one statement per key: $(ratio "${US[loop_sql]}" "${US[loop_cold]}")x."
 detail ""
 detail "Ratios: cold / floor = ${R_COLD_FLOOR}x; SQL reference (inlined) / cold = ${R_SQL_COLD}x; VOLATILE SQL / cold = $(ratio "${US[sql_volatile]}" "${US[cold]}")x; PL/pgSQL / cold = $(ratio "${US[plpgsql]}" "${US[cold]}")x."
 detail ""
@@ -573,6 +585,7 @@ TARGETS=(
     "| cold apikey_verify <= 1.25x the floor | ${R_COLD_FLOOR}x (${US[cold]} / ${US[floor]} µs) | $(met "$R_COLD_FLOOR" "<=" 1.25) |"
     "| cold apikey_verify >= 1.3x faster than the inlined SQL reference | ${R_SQL_COLD}x (${US[sql]} / ${US[cold]} µs) | $(met "$R_SQL_COLD" ">=" 1.3) |"
     "| cache hit <= 1.0 µs | ${US[hit]} µs | $(met "${US[hit]}" "<=" 1.0) |"
+    "| (the same with one statement per key) cold >= 1.3x faster than the inlined SQL reference | $(ratio "${US[loop_sql]}" "${US[loop_cold]}")x (${US[loop_sql]} / ${US[loop_cold]} µs) | $(met "$(ratio "${US[loop_sql]}" "${US[loop_cold]}")" ">=" 1.3) |"
 )
 for c in $CLIENTS_LIST; do
     TARGETS+=("| pgbench, $c clients: apikey_verify TPS >= 1.2x the SQL reference | ${R_PB[$c]}x ($(fmt_int "$(mean_tps verify-"$c")") / $(fmt_int "$(mean_tps ref_sql-"$c")")) | $(met "${R_PB[$c]}" ">=" 1.2) |")
@@ -587,16 +600,16 @@ README_BLOCK=(
     "<!-- bench:begin (generated by test/bench/run.sh; BENCH_UPDATE_README=1 replaces it) -->"
     "Measured by \`$BENCH_CMD\` on $DATE: $(nproc) cores (${CPU:-unknown CPU}), $(uname -sr), PostgreSQL $PG_SHORT, shared_buffers $SHARED_BUFFERS, fsync off, library $([ "$PRELOAD" = yes ] && echo preloaded || echo "NOT preloaded"), $KEYS keys and $USERS users. One run; other work shared the machine, so read the ratios within the run."
     ""
-    "| per verification, in one backend | µs/call | / cold |"
-    "|---|---:|---:|"
-    "| **\`apikey_verify\`, cold**: keys this backend has not seen before | **${US[cold]}** | 1.00 |"
-    "| \`apikey_verify\`, cache off (\`apikey.verify_cache_size = 0\`) | ${US[cold_nocache]} | $(ratio "${US[cold_nocache]}" "${US[cold]}") |"
-    "| \`apikey_verify\`, first use of a key (adds its last-used note; one pass) | $US_FIRST | $(ratio "$US_FIRST" "${US[cold]}") |"
-    "| \`apikey_verify\`, cache hit: the same keys again in the same backend | ${US[hit]} | $(ratio "${US[hit]}" "${US[cold]}") |"
-    "| SQL reference, \`STABLE\`, inlined by the planner | ${US[sql]} | $(ratio "${US[sql]}" "${US[cold]}") |"
-    "| the same SQL declared \`VOLATILE\` (not inlined) | ${US[sql_volatile]} | $(ratio "${US[sql_volatile]}" "${US[cold]}") |"
-    "| PL/pgSQL reference | ${US[plpgsql]} | $(ratio "${US[plpgsql]}" "${US[cold]}") |"
-    "| floor: SHA-256 + the two index probes in a C loop | ${US[floor]} | $(ratio "${US[floor]}" "${US[cold]}") |"
+    "| per verification, in one backend | µs/call | / cold | one statement per key: µs/call | / cold |"
+    "|---|---:|---:|---:|---:|"
+    "| **\`apikey_verify\`, cold**: keys this backend has not seen before | **${US[cold]}** | 1.00 | **${US[loop_cold]}** | 1.00 |"
+    "| \`apikey_verify\`, cold, cache off (\`apikey.verify_cache_size = 0\`) | ${US[cold_nocache]} | $(ratio "${US[cold_nocache]}" "${US[cold]}") | | |"
+    "| \`apikey_verify\`, first use of a key (the flush worker writes it meanwhile; one pass) | $US_FIRST | $(ratio "$US_FIRST" "${US[cold]}") | | |"
+    "| \`apikey_verify\`, cache hit: the same keys again in the same backend | ${US[hit]} | $(ratio "${US[hit]}" "${US[cold]}") | ${US[loop_hit]} | $(ratio "${US[loop_hit]}" "${US[loop_cold]}") |"
+    "| SQL reference, \`STABLE\`, inlined by the planner | ${US[sql]} | $(ratio "${US[sql]}" "${US[cold]}") | ${US[loop_sql]} | $(ratio "${US[loop_sql]}" "${US[loop_cold]}") |"
+    "| the same SQL declared \`VOLATILE\` (not inlined) | ${US[sql_volatile]} | $(ratio "${US[sql_volatile]}" "${US[cold]}") | | |"
+    "| PL/pgSQL reference | ${US[plpgsql]} | $(ratio "${US[plpgsql]}" "${US[cold]}") | ${US[loop_plpgsql]} | $(ratio "${US[loop_plpgsql]}" "${US[loop_cold]}") |"
+    "| floor: SHA-256 + the two index probes in a C loop | ${US[floor]} | $(ratio "${US[floor]}" "${US[cold]}") | | |"
     ""
     "| pgbench \`-M prepared\`, TPS | $(for c in $CLIENTS_LIST; do printf '%s clients | ' "$c"; done)"
     "|---|$(for c in $CLIENTS_LIST; do printf -- '---:|'; done)"

@@ -177,6 +177,38 @@ BEGIN
 END
 $fn$;
 
+-- One statement per key: bench_loop_<f>(keys) runs `SELECT count(*) FROM
+-- f(k) v WHERE v.valid` once per key from a PL/pgSQL loop, through the plan
+-- PL/pgSQL caches for it (as a prepared statement per request would, without
+-- the client round trip); bench_loop_base runs a statement that calls nothing.
+DO $do$
+DECLARE
+    f text[];
+BEGIN
+    FOREACH f SLICE 1 IN ARRAY ARRAY[['base', 'SELECT count(*) INTO c FROM (SELECT k AS x) v WHERE v.x IS NOT NULL'],
+                                     ['verify', 'SELECT count(*) INTO c FROM apikey_verify(k) v WHERE v.valid'],
+                                     ['sql', 'SELECT count(*) INTO c FROM bench_ref_sql(k) v WHERE v.valid'],
+                                     ['plpgsql', 'SELECT count(*) INTO c FROM bench_ref_plpgsql(k) v WHERE v.valid']] LOOP
+        EXECUTE format($f$
+            CREATE FUNCTION bench_loop_%s(keys text[]) RETURNS bigint
+            LANGUAGE plpgsql
+            AS $b$
+            DECLARE
+                k text;
+                c bigint;
+                n bigint := 0;
+            BEGIN
+                FOREACH k IN ARRAY keys LOOP
+                    %s;
+                    n := n + c;
+                END LOOP;
+                RETURN n;
+            END
+            $b$ $f$, f[1], f[2]);
+    END LOOP;
+END
+$do$;
+
 -- The plan bench_ms() would run for stmt with keys bound as $1.
 CREATE FUNCTION bench_explain(stmt text, keys text[]) RETURNS SETOF text
 LANGUAGE plpgsql
