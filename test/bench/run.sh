@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the apikey benchmark, on one throwaway cluster.
 #
-#   test/bench/run.sh                  defaults (1M keys, 15 s pgbench runs, 2 rounds; ~10-20 min on 2 cores)
+#   test/bench/run.sh                  defaults (1M keys, 50k keys per pass, 15 s pgbench runs, 2 rounds; ~15-20 min on 2 cores)
 #   BENCH_QUICK=1 test/bench/run.sh    small and fast (100k keys, 12k keys per pass, 5 s pgbench runs, 1 round; ~3-4 min)
 #
 # Builds and installs apikey (make && make install in the repository root),
@@ -32,7 +32,7 @@
 #   BENCH_QUICK=1           the small preset
 #   BENCH_KEYS              real keys created with apikey_create [1000000 / 100000]
 #   BENCH_USERS             rows of the users table [100000]
-#   BENCH_SAMPLE            keys per in-backend pass [100000 / 12000]
+#   BENCH_SAMPLE            keys per in-backend pass [50000 / 12000]
 #   BENCH_REPS              in-backend passes per function, best taken [5]
 #   BENCH_CLIENTS_LIST      pgbench client counts ["2 4 8"]
 #   BENCH_THREADS           pgbench -j (at most the client count) [2]
@@ -67,7 +67,7 @@ fi
 if [ -n "${BENCH_QUICK:-}" ]; then
     d_keys=100000 d_sample=12000 d_time=5 d_rounds=1
 else
-    d_keys=1000000 d_sample=100000 d_time=15 d_rounds=2
+    d_keys=1000000 d_sample=50000 d_time=15 d_rounds=2
 fi
 KEYS=${BENCH_KEYS:-$d_keys}
 USERS=${BENCH_USERS:-100000}
