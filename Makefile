@@ -53,7 +53,8 @@ ifneq ($(findstring clang,$(CC)),)
 PG_CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
 endif
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso output_iso_preload test/unit/test_keyfmt test/unit/test_hashing test/unit/bench_hashing test/fuzz/fuzz_keyfmt
+EXTRA_CLEAN = results regression.diffs regression.out output_iso output_iso_preload test/unit/test_keyfmt test/unit/test_hashing test/unit/bench_hashing test/fuzz/fuzz_keyfmt \
+	test/bench/floor/*.o test/bench/floor/*.so test/bench/floor/*.bc
 
 # libpq, for a standby shipping last-used records to its primary (as contrib/dblink)
 PG_CPPFLAGS += -I$(libpq_srcdir)

@@ -2,18 +2,23 @@
 --
 --   psql -v nusers=100000 -f test/bench/setup.sql
 --
--- bench_users         the application's users (bigint id, text tenant, text role),
---                     bound with apikey_bind_users(); user u belongs to tenant 't' || u % 100
--- bench_keys          every real key the benchmark created: i = 1..N (pgbench picks by i)
--- bench_sample        arrays of keys for the in-backend measurements
--- bench_ref_sql       reference verify in LANGUAGE sql with pgcrypto
--- bench_ref_plpgsql   the same in plpgsql
--- bench_ms()          runs one statement (with the key array as $1) and times it inside the server
--- bench_sample_locks  samples lock waits while pgbench runs
+-- bench_users             the application's users (bigint id, text tenant, text role),
+--                         bound with apikey_bind_users(); user u belongs to tenant 't' || u % 100
+-- bench_keys              every real key the benchmark created: i = 1..N (pgbench picks by i)
+-- bench_sample            arrays of keys for the in-backend measurements
+-- bench_ref_sql           the reference a user would write: LANGUAGE sql, STABLE (so the planner
+--                         inlines it into the calling query), pgcrypto digest + lookup on the
+--                         unique hash index + join to the users + a status CASE
+-- bench_ref_sql_volatile  the same body declared VOLATILE: not inlined, run by the SQL-function executor
+-- bench_ref_plpgsql       the same checks in PL/pgSQL (STABLE)
+-- bench_ms()              runs one statement (with a key array as $1) and times it inside the server
+-- bench_explain()         EXPLAIN (VERBOSE) of such a statement, with the same key array bound
+-- bench_sample_waits      samples wait events while pgbench runs
 
 \set ON_ERROR_STOP 1
 
 CREATE EXTENSION IF NOT EXISTS apikey CASCADE;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
 CREATE TABLE bench_users (
     id      bigint PRIMARY KEY,
@@ -38,13 +43,14 @@ CREATE TABLE bench_sample (
     keys    text[] NOT NULL
 );
 
-CREATE TABLE bench_lockwaits (
-    run                 text PRIMARY KEY,
-    samples             int NOT NULL,   -- pg_stat_activity/pg_locks samples taken
-    samples_waiting     int NOT NULL,   -- samples that saw a Lock wait or a lock not granted
-    lock_waiters        int NOT NULL,   -- sum over samples of backends with wait_event_type = 'Lock'
-    not_granted         int NOT NULL,   -- sum over samples of pg_locks rows not granted
-    lwlock_waiters      int NOT NULL    -- sum over samples of backends with wait_event_type = 'LWLock' (info)
+CREATE TABLE bench_waits (
+    run             text PRIMARY KEY,
+    samples         int NOT NULL,   -- pg_stat_activity samples taken
+    samples_apikey  int NOT NULL,   -- samples where some backend waited on an apikey LWLock
+    apikey_waiters  int NOT NULL,   -- sum over samples of backends waiting on an apikey LWLock
+    lwlock_waiters  int NOT NULL,   -- sum over samples of backends waiting on any LWLock
+    lock_waiters    int NOT NULL,   -- sum over samples of backends waiting on a heavyweight lock
+    active          int NOT NULL    -- sum over samples of active client backends (the denominator)
 );
 
 CREATE TABLE bench_stats_snap (
@@ -53,15 +59,16 @@ CREATE TABLE bench_stats_snap (
 );
 
 -------------------------------------------------------------------------------
--- Reference implementations: the same checks on the same rows, same columns.
--- VOLATILE (like apikey_verify), so neither is inlined: one call per key.
+-- Reference implementations: the same checks on the same rows, same columns
+-- as apikey_verify (permissions is NULL: the benchmark binds no permissions).
 -------------------------------------------------------------------------------
-CREATE FUNCTION bench_ref_sql(key text)
+DO $do$
+DECLARE
+    sig constant text := $s$(key text)
 RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
               role text, scopes text[], permissions text[], environment text,
-              expires_at timestamptz, metadata jsonb)
-LANGUAGE sql VOLATILE
-AS $fn$
+              expires_at timestamptz, metadata jsonb)$s$;
+    body constant text := $b$
 SELECT s.st = 'valid',
        s.st,
        CASE WHEN s.st NOT IN ('missing', 'unknown') THEN s.id END,
@@ -86,13 +93,20 @@ SELECT s.st = 'valid',
           FROM (SELECT) AS one
           LEFT JOIN apikey.keys k ON k.key_hash = digest($1, 'sha256')
           LEFT JOIN bench_users u ON u.id = k.user_id::bigint) s
-$fn$;
+$b$;
+BEGIN
+    -- STABLE, not STRICT, not SECURITY DEFINER, no SET: inline_set_returning_function() inlines it
+    EXECUTE format('CREATE FUNCTION bench_ref_sql%s LANGUAGE sql STABLE AS %L', sig, body);
+    -- VOLATILE: never inlined, each call runs the body through the SQL-function executor
+    EXECUTE format('CREATE FUNCTION bench_ref_sql_volatile%s LANGUAGE sql VOLATILE AS %L', sig, body);
+END
+$do$;
 
 CREATE FUNCTION bench_ref_plpgsql(key text)
 RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
               role text, scopes text[], permissions text[], environment text,
               expires_at timestamptz, metadata jsonb)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql STABLE
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -142,19 +156,20 @@ $fn$;
 -- Harness
 -------------------------------------------------------------------------------
 
--- Runs stmt (which may use the key array as $1) and returns its server-side
--- wall time in ms and its single bigint result.
-CREATE FUNCTION bench_ms(stmt text, keys text[] DEFAULT NULL, warm boolean DEFAULT false,
+-- Runs stmt (which may use a key array as $1) and returns its server-side
+-- wall time in ms and its single bigint result.  With warmkeys, runs stmt
+-- once untimed over warmkeys first, in this backend: the same keys warm
+-- apikey's backend cache (a cache hit), other keys warm only the catalog
+-- caches and plans (the measured keys stay unseen by this backend).
+CREATE FUNCTION bench_ms(stmt text, keys text[] DEFAULT NULL, warmkeys text[] DEFAULT NULL,
                          OUT ms float8, OUT n bigint)
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
     t0 timestamptz;
 BEGIN
-    -- warm: run it once untimed in this backend first (buffers, plans, and
-    -- apikey's cache of keys seen before)
-    IF warm THEN
-        EXECUTE stmt INTO n USING keys;
+    IF warmkeys IS NOT NULL THEN
+        EXECUTE stmt INTO n USING warmkeys;
     END IF;
     t0 := clock_timestamp();
     EXECUTE stmt INTO n USING keys;
@@ -162,46 +177,93 @@ BEGIN
 END
 $fn$;
 
--- Every 100 ms for `seconds`: backends (any type: clients and workers) waiting
--- on a heavyweight lock, and
--- pg_locks rows not granted.  COMMIT after each sample refreshes the
+-- One statement per key: bench_loop_<f>(keys) runs `SELECT count(*) FROM
+-- f(k) v WHERE v.valid` once per key from a PL/pgSQL loop, through the plan
+-- PL/pgSQL caches for it (as a prepared statement per request would, without
+-- the client round trip); bench_loop_base runs a statement that calls nothing.
+DO $do$
+DECLARE
+    f text[];
+BEGIN
+    FOREACH f SLICE 1 IN ARRAY ARRAY[['base', 'SELECT count(*) INTO c FROM (SELECT k AS x) v WHERE v.x IS NOT NULL'],
+                                     ['verify', 'SELECT count(*) INTO c FROM apikey_verify(k) v WHERE v.valid'],
+                                     ['sql', 'SELECT count(*) INTO c FROM bench_ref_sql(k) v WHERE v.valid'],
+                                     ['plpgsql', 'SELECT count(*) INTO c FROM bench_ref_plpgsql(k) v WHERE v.valid']] LOOP
+        EXECUTE format($f$
+            CREATE FUNCTION bench_loop_%s(keys text[]) RETURNS bigint
+            LANGUAGE plpgsql
+            AS $b$
+            DECLARE
+                k text;
+                c bigint;
+                n bigint := 0;
+            BEGIN
+                FOREACH k IN ARRAY keys LOOP
+                    %s;
+                    n := n + c;
+                END LOOP;
+                RETURN n;
+            END
+            $b$ $f$, f[1], f[2]);
+    END LOOP;
+END
+$do$;
+
+-- The plan bench_ms() would run for stmt with keys bound as $1.
+CREATE FUNCTION bench_explain(stmt text, keys text[]) RETURNS SETOF text
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || stmt USING keys;
+END
+$fn$;
+
+-- Every interval_ms for `seconds`: the wait events of the other backends.
+-- apikey's LWLocks are one named tranche, "apikey" (src/shmem.c:
+-- RequestNamedLWLockTranche), so they show as wait_event_type = 'LWLock',
+-- wait_event = 'apikey'.  COMMIT after each sample refreshes the
 -- pg_stat_activity snapshot.  CALL it outside a transaction block.
-CREATE PROCEDURE bench_sample_locks(p_run text, seconds float8)
+CREATE PROCEDURE bench_sample_waits(p_run text, seconds float8, interval_ms int)
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
     t_end timestamptz := clock_timestamp() + make_interval(secs => seconds);
     n int := 0;
-    n_wait int := 0;
-    waiters int := 0;
-    ng int := 0;
-    lw int := 0;
-    c int;
-    g int;
+    n_apikey int := 0;
+    s_apikey int := 0;
+    s_lw int := 0;
+    s_lock int := 0;
+    s_active int := 0;
+    a int;
+    lw int;
     l int;
+    act int;
 BEGIN
     WHILE clock_timestamp() < t_end LOOP
         PERFORM pg_stat_clear_snapshot();
-        SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
-               count(*) FILTER (WHERE wait_event_type = 'LWLock')
-          INTO c, l
+        SELECT count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event LIKE 'apikey%'),
+               count(*) FILTER (WHERE wait_event_type = 'LWLock'),
+               count(*) FILTER (WHERE wait_event_type = 'Lock'),
+               count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active')
+          INTO a, lw, l, act
           FROM pg_stat_activity
          WHERE pid <> pg_backend_pid();
-        SELECT count(*) INTO g FROM pg_locks WHERE NOT granted;
         n := n + 1;
-        waiters := waiters + c;
-        ng := ng + g;
-        lw := lw + l;
-        IF c > 0 OR g > 0 THEN
-            n_wait := n_wait + 1;
+        s_apikey := s_apikey + a;
+        s_lw := s_lw + lw;
+        s_lock := s_lock + l;
+        s_active := s_active + act;
+        IF a > 0 THEN
+            n_apikey := n_apikey + 1;
         END IF;
         COMMIT;
-        PERFORM pg_sleep(0.1);
+        PERFORM pg_sleep(interval_ms / 1000.0);
     END LOOP;
-    INSERT INTO bench_lockwaits AS t VALUES (p_run, n, n_wait, waiters, ng, lw)
+    INSERT INTO bench_waits AS t VALUES (p_run, n, n_apikey, s_apikey, s_lw, s_lock, s_active)
         ON CONFLICT (run) DO UPDATE SET samples = EXCLUDED.samples,
-            samples_waiting = EXCLUDED.samples_waiting, lock_waiters = EXCLUDED.lock_waiters,
-            not_granted = EXCLUDED.not_granted, lwlock_waiters = EXCLUDED.lwlock_waiters;
+            samples_apikey = EXCLUDED.samples_apikey, apikey_waiters = EXCLUDED.apikey_waiters,
+            lwlock_waiters = EXCLUDED.lwlock_waiters, lock_waiters = EXCLUDED.lock_waiters,
+            active = EXCLUDED.active;
     COMMIT;
 END
 $fn$;

@@ -117,7 +117,7 @@ done
 # pgbench PORT LOG: one verify run; prints its TPS
 pgbench_run() {
     "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -p "$1" \
-        -D lo=1 -D hi="$KEYS" -f "$BENCH_DIR/verify.pgbench" >"$2" 2>&1 ||
+        -D nkeys="$KEYS" -f "$BENCH_DIR/verify.pgbench" >"$2" 2>&1 ||
         { cat "$2" >&2; die "pgbench on port $1 failed"; }
     sed -n 's/^tps = \([0-9]*\)\.[0-9]* (without initial connection time)$/\1/p' "$2"
 }
