@@ -479,9 +479,9 @@ lastused_record(const KeyRow *row)
 
 /*
  * Takes every pending note of this database out of shared memory (run by
- * the flush worker), one partition at a time; *n is how many.  Their number is also left in
- * apikey_shared->flush_taken, counted as dropped by the launcher if the
- * worker fails before writing them.
+ * the flush worker), one partition at a time; *n is how many.  Their number
+ * is also left in apikey_shared->flush_taken, counted as dropped by the
+ * launcher if the worker fails before writing them.
  */
 PendingUse *
 lastused_take_notes(int *n)
