@@ -54,10 +54,16 @@ sub verify_concurrently
 			next unless $i % $sessions == $s;
 			$sql .= "SELECT v.status FROM tap_keys t, apikey_verify(t.key) v WHERE t.i = $i;\n";
 		}
+		# a file, not stdin: a harness feeds stdin only while it is pumped,
+		# and the sessions must run at the same time
+		my $file = $node->basedir . "/verify_${lo}_$s.sql";
+		open(my $fh, '>', $file) or die "could not write $file: $!";
+		print $fh $sql;
+		close($fh);
 		my ($out, $err) = ('', '');
 		my $h = IPC::Run::start(
-			[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', '-' ],
-			'<', \$sql, '>', \$out, '2>', \$err);
+			[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+			'>', \$out, '2>', \$err);
 		push @runs, [ $h, \$out, \$err ];
 	}
 	my $valid = 0;
