@@ -6,8 +6,9 @@
  * Every apikey.last_used_flush_interval the launcher looks for databases
  * with pending notes (lastused.c) and, one at a time, starts a flush worker
  * connected to that database, which takes the notes out of shared memory
- * (one partition at a time) and writes them in transactions of FLUSH_BATCH rows (synchronous_commit
- * off), skipping rows other transactions have locked, then exits.
+ * (one partition at a time) and writes them in transactions of FLUSH_BATCH
+ * rows (synchronous_commit off), skipping rows other transactions have
+ * locked, then exits.
  * Flush workers never stay connected, so DROP DATABASE is never blocked.
  * If a flush fails, what it took is counted as dropped; a database whose
  * flush keeps failing (dropped, extension removed) has its notes dropped.
