@@ -130,17 +130,26 @@ partition_lock(int part)
 PendingNoteResult
 pending_note(const PendingKey *key, TimestampTz used_at, bool wait)
 {
-	uint32		hashcode = get_hash_value(apikey_pending, key);
-	int			part = hashcode % APIKEY_PENDING_PARTITIONS;
-	LWLock	   *lock = partition_lock(part);
+	PendingKey	k;
+	uint32		hashcode;
+	int			part;
+	LWLock	   *lock;
 	PendingUse *entry;
 	bool		found;
+
+	/* the key is hashed as bytes: its padding must be zero, whoever copied it */
+	memset(&k, 0, sizeof(k));
+	k.dboid = key->dboid;
+	k.key_id = key->key_id;
+	hashcode = get_hash_value(apikey_pending, &k);
+	part = hashcode % APIKEY_PENDING_PARTITIONS;
+	lock = partition_lock(part);
 
 	if (wait)
 		LWLockAcquire(lock, LW_EXCLUSIVE);
 	else if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 		return PENDING_BUSY;
-	entry = hash_search_with_hash_value(apikey_pending, key, hashcode,
+	entry = hash_search_with_hash_value(apikey_pending, &k, hashcode,
 										HASH_ENTER_NULL, &found);
 	if (entry != NULL && !found)
 	{
@@ -156,52 +165,42 @@ pending_note(const PendingKey *key, TimestampTz used_at, bool wait)
 /*
  * Takes the pending notes of database dboid (every database when invalid)
  * out of the table, one partition at a time, and returns them in a palloc'd
- * array; *n is how many.  Only one partition lock is held at any moment,
- * and never while allocating.
+ * array; *n is how many.  Only one partition lock is held at any moment.
+ * The array is sized once, before the first lock, with room for the notes
+ * that arrive meanwhile; what does not fit stays for the next round (never
+ * release a partition's lock to grow the array and come back to it: a key
+ * noted in between would be taken twice).
  */
 PendingUse *
 pending_take(Oid dboid, int *n)
 {
-	Size		cap = Max(hash_get_num_entries(apikey_pending), 64);
-	PendingUse *notes = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PendingUse) * cap);
+	Size		cap = (Size) hash_get_num_entries(apikey_pending);
+	PendingUse *notes;
 	int			part;
 
+	cap = Min(cap + cap / 4 + 64, (Size) apikey_last_used_capacity);
+	notes = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PendingUse) * cap);
 	*n = 0;
-	for (part = 0; part < APIKEY_PENDING_PARTITIONS; part++)
+	for (part = 0; part < APIKEY_PENDING_PARTITIONS && (Size) *n < cap; part++)
 	{
-		dlist_head *entries = &apikey_shared->partition_entries[part];
-		bool		more = true;
+		dlist_mutable_iter iter;
 
-		while (more)
+		LWLockAcquire(partition_lock(part), LW_EXCLUSIVE);
+		dlist_foreach_modify(iter, &apikey_shared->partition_entries[part])
 		{
-			dlist_mutable_iter iter;
+			PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
 
-			more = false;
-			LWLockAcquire(partition_lock(part), LW_EXCLUSIVE);
-			dlist_foreach_modify(iter, entries)
-			{
-				PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
-
-				if (OidIsValid(dboid) && entry->key.dboid != dboid)
-					continue;
-				if ((Size) *n >= cap)
-				{
-					/* grow outside the lock, then go on with this partition */
-					more = true;
-					break;
-				}
-				notes[*n] = *entry;
-				dlist_delete(&entry->node);
-				hash_search(apikey_pending, &notes[*n].key, HASH_REMOVE, NULL);
-				(*n)++;
-			}
-			LWLockRelease(partition_lock(part));
-			if (more)
-			{
-				cap *= 2;
-				notes = repalloc_huge(notes, sizeof(PendingUse) * cap);
-			}
+			if (OidIsValid(dboid) && entry->key.dboid != dboid)
+				continue;
+			if ((Size) *n >= cap)
+				break;
+			notes[*n] = *entry;
+			dlist_delete(&entry->node);
+			/* by the entry's own key: the bytes it was hashed with */
+			hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
+			(*n)++;
 		}
+		LWLockRelease(partition_lock(part));
 	}
 	return notes;
 }
@@ -221,12 +220,11 @@ pending_remove_database(Oid dboid)
 		dlist_foreach_modify(iter, &apikey_shared->partition_entries[part])
 		{
 			PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
-			PendingKey	key = entry->key;
 
-			if (key.dboid != dboid)
+			if (entry->key.dboid != dboid)
 				continue;
 			dlist_delete(&entry->node);
-			hash_search(apikey_pending, &key, HASH_REMOVE, NULL);
+			hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
 			n++;
 		}
 		LWLockRelease(partition_lock(part));

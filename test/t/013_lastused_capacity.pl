@@ -86,6 +86,11 @@ sub stats
 
 sub flush_now
 {
+	# every session's backend has exited (and put its backlog in)
+	ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 0 FROM pg_stat_activity
+		 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()}),
+		'every session has exited');
 	# a short interval wakes the launcher (the reload sets its latch)
 	$node->safe_psql('postgres', 'ALTER SYSTEM SET apikey.last_used_flush_interval = 200');
 	$node->reload;

@@ -89,6 +89,11 @@ cmp_ok($active, '>', 0, 'the samples saw verifying backends at work');
 is($waits, 0, 'no verifying backend was ever seen waiting on an apikey LWLock');
 like($bench_out, qr/tps = /, 'pgbench reported its rate');
 
+# pgbench may leave before its backends have finished their last verification
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity
+	 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()}),
+	'every pgbench backend has exited');
 # pending first, then pg_stat_activity (CASE fixes the order): a flush
 # worker that took the notes after the first read is still seen by the second
 ok($node->poll_query_until('postgres', q{
