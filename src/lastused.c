@@ -4,13 +4,18 @@
  *
  * Preloaded (shared_preload_libraries), a verification only notes (key,
  * time) in shared memory, under the lock of one partition of the pending
- * table (shmem.c); the background worker (lastused_worker.c) writes the
- * notes into apikey.keys in small batches with a forward-only UPDATE that
- * skips rows another transaction has locked.  Each backend remembers what it
- * noted in the last second, so a hot key touches shared memory about once a
- * second per backend; when the shared table is full a note is dropped and
- * counted, never waited for.  On a standby the notes are shipped to the
- * primary instead (lastused_standby.c).
+ * table (shmem.c), which it tries but never waits for: when another process
+ * holds it, the note waits in this backend's backlog (LASTUSED_BACKLOG
+ * notes), tried again at the next note and at the end of every transaction,
+ * and put in, waiting for the lock if need be, when the backend exits; a
+ * note that overflows the backlog is dropped and counted.  The background
+ * worker (lastused_worker.c) writes the notes into apikey.keys in small
+ * batches with a forward-only UPDATE that skips rows another transaction has
+ * locked.  Each backend remembers what it noted in the last second, so a hot
+ * key touches shared memory about once a second per backend; when the
+ * shared table is full a note is dropped and counted, never waited for.  On
+ * a standby the notes are shipped to the primary instead
+ * (lastused_standby.c).
  *
  * Not preloaded, a verification writes the use itself into apikey.key_usage,
  * never into apikey.keys: the verifying transaction must never hold a lock on
@@ -37,6 +42,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -50,6 +56,12 @@
 
 #include "apikey.h"
 #include "shmem.h"
+
+/*
+ * Notes a verification could not put into the shared table at once (its
+ * partition's lock was busy) wait in this backend, at most this many
+ */
+#define LASTUSED_BACKLOG				32
 
 /* A backend notes a key in shared memory at most this often */
 #define LASTUSED_LOCAL_THROTTLE_USECS	USECS_PER_SEC
@@ -80,6 +92,11 @@ typedef enum UsageState
 } UsageState;
 
 static HTAB *local_notes = NULL;
+
+/* This backend's backlog: notes waiting for a free partition lock, oldest first */
+static PendingUse backlog[LASTUSED_BACKLOG];
+static int	nbacklog = 0;
+static bool backlog_callbacks = false;
 
 /* Fallback plans on apikey.key_usage, prepared once per backend */
 static SPIPlanPtr usage_insert_plan = NULL;
@@ -310,17 +327,122 @@ lastused_write_now(int64 id, TimestampTz now, TimestampTz *known)
 	return written;
 }
 
-/* Notes a use of key id in shared memory (latest time wins); drops it when full. */
+/*
+ * Puts this backend's backlog into the shared table.  Without wait, a note
+ * whose partition lock is busy stays in the backlog; a note that does not
+ * fit (table full) is dropped and counted.
+ */
+static void
+lastused_drain_backlog(bool wait)
+{
+	int			i;
+	int			kept = 0;
+	uint64		dropped = 0;
+
+	for (i = 0; i < nbacklog; i++)
+	{
+		switch (pending_note(&backlog[i].key, backlog[i].used_at, wait))
+		{
+			case PENDING_NOTED:
+				break;
+			case PENDING_FULL:
+				dropped++;
+				break;
+			case PENDING_BUSY:
+				backlog[kept++] = backlog[i];
+				continue;
+		}
+	}
+	if (kept < nbacklog)
+		pg_atomic_fetch_sub_u64(&apikey_shared->backlogged, nbacklog - kept);
+	nbacklog = kept;
+	if (dropped > 0)
+		stats_add(CTR_LAST_USED_DROPPED, dropped);
+}
+
+/* Transaction callback: tries the backlog at the end of every transaction (never waits). */
+static void
+lastused_xact_callback(XactEvent event, void *arg)
+{
+	if (nbacklog > 0 &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PREPARE))
+		lastused_drain_backlog(false);
+}
+
+/* Backend exit: the backlog goes into the shared table, waiting for the locks if need be. */
+static void
+lastused_backend_exit(int code, Datum arg)
+{
+	if (nbacklog > 0 && apikey_shared != NULL)
+		lastused_drain_backlog(true);
+}
+
+/*
+ * Keeps a note whose partition lock was busy in the backlog (the latest use
+ * of a key wins).  When the backlog is full, its oldest note is dropped and
+ * counted: a verification never waits for a lock.
+ */
+static void
+lastused_backlog_add(const PendingKey *key, TimestampTz used_at)
+{
+	int			i;
+
+	if (!backlog_callbacks)
+	{
+		RegisterXactCallback(lastused_xact_callback, NULL);
+		before_shmem_exit(lastused_backend_exit, (Datum) 0);
+		backlog_callbacks = true;
+	}
+	for (i = 0; i < nbacklog; i++)
+	{
+		if (backlog[i].key.dboid == key->dboid && backlog[i].key.key_id == key->key_id)
+		{
+			if (backlog[i].used_at < used_at)
+				backlog[i].used_at = used_at;
+			return;
+		}
+	}
+	if (nbacklog == LASTUSED_BACKLOG)
+	{
+		memmove(&backlog[0], &backlog[1], sizeof(PendingUse) * (LASTUSED_BACKLOG - 1));
+		nbacklog--;
+		pg_atomic_fetch_sub_u64(&apikey_shared->backlogged, 1);
+		stats_add(CTR_LAST_USED_DROPPED, 1);
+	}
+	memset(&backlog[nbacklog], 0, sizeof(PendingUse));
+	backlog[nbacklog].key = *key;
+	backlog[nbacklog].used_at = used_at;
+	nbacklog++;
+	pg_atomic_fetch_add_u64(&apikey_shared->backlogged, 1);
+}
+
+/*
+ * Notes a use of key id in shared memory (latest time wins), first trying
+ * the backlog.  Never waits: a busy partition keeps the note in the backlog;
+ * a full table drops it, counted.
+ */
 static void
 lastused_note_shared(int64 id, TimestampTz now)
 {
 	PendingKey	key;
 
+	if (nbacklog > 0)
+		lastused_drain_backlog(false);
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.key_id = id;
-	if (!pending_note(&key, now))
-		stats_add(CTR_LAST_USED_DROPPED, 1);
+	switch (pending_note(&key, now, false))
+	{
+		case PENDING_NOTED:
+			break;
+		case PENDING_FULL:
+			stats_add(CTR_LAST_USED_DROPPED, 1);
+			break;
+		case PENDING_BUSY:
+			lastused_backlog_add(&key, now);
+			break;
+	}
 }
 
 /*
@@ -357,32 +479,14 @@ lastused_record(const KeyRow *row)
 
 /*
  * Takes every pending note of this database out of shared memory (run by
- * the flush worker); *n is how many.  Their number is also left in
- * apikey_shared->flush_taken, counted as dropped by the launcher if the
- * worker fails before writing them.
+ * the flush worker), one partition at a time; *n is how many.  Their number
+ * is also left in apikey_shared->flush_taken, counted as dropped by the
+ * launcher if the worker fails before writing them.
  */
 PendingUse *
 lastused_take_notes(int *n)
 {
-	HASH_SEQ_STATUS status;
-	PendingUse *entry;
-	PendingUse *notes;
-	int			cap;
-
-	*n = 0;
-	pending_lock_all(LW_EXCLUSIVE);
-	cap = Max(hash_get_num_entries(apikey_pending), 1);
-	notes = palloc(sizeof(PendingUse) * cap);
-	hash_seq_init(&status, apikey_pending);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->key.dboid != MyDatabaseId || *n >= cap)
-			continue;
-		notes[(*n)++] = *entry;
-		/* removing the current entry during a seq scan is allowed */
-		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
-	}
-	pending_unlock_all();
+	PendingUse *notes = pending_take(MyDatabaseId, n);
 
 	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	apikey_shared->flush_taken = *n;
@@ -477,7 +581,7 @@ lastused_flush_batch(const PendingUse *notes, int n)
 		memset(&key, 0, sizeof(key));
 		key.dboid = MyDatabaseId;
 		key.key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		if (!pending_note(&key, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))))
+		if (pending_note(&key, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)), true) != PENDING_NOTED)
 			dropped++;
 	}
 	if (dropped > 0)

@@ -7,9 +7,10 @@
  * server is in recovery.  The launcher has shared memory but no database, so
  * it cannot read pg_database: a note carries a database OID, the same on
  * both sides of physical replication, and the primary names it.  Each round
- * takes every pending note out of shared memory, connects to the primary
- * with apikey.primary_conninfo (empty: the standby's primary_conninfo), once
- * per database with notes (plus once to learn the names of databases it has
+ * takes every pending note out of shared memory (one partition at a time,
+ * never holding all their locks), connects to the primary with
+ * apikey.primary_conninfo (empty: the standby's primary_conninfo), once per
+ * database with notes (plus once to learn the names of databases it has
  * not seen yet), and runs one forward-only UPDATE per database with
  * synchronous_commit off.  Connections never outlive a round, so they never
  * block a DROP DATABASE on the primary.
@@ -559,38 +560,23 @@ ship_database(const char *conninfo, Oid dboid, const char *datname,
 	return SHIP_OK;
 }
 
-/* Takes every pending note out of shared memory, sorted by database. */
+/* Takes every pending note out of shared memory, one partition at a time. */
 static PendingUse *
 ship_take_notes(int *n)
 {
-	HASH_SEQ_STATUS status;
-	PendingUse *entry;
 	PendingUse *notes;
-	int			cap;
 
 	*n = 0;
 	if (hash_get_num_entries(apikey_pending) == 0)
 		return NULL;
-	pending_lock_all(LW_EXCLUSIVE);
-	cap = hash_get_num_entries(apikey_pending);
-	if (cap == 0)
+	notes = pending_take(InvalidOid, n);
+	if (*n == 0)
 	{
-		pending_unlock_all();
+		pfree(notes);
 		return NULL;
 	}
-	notes = palloc(sizeof(PendingUse) * cap);
-	hash_seq_init(&status, apikey_pending);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (*n < cap)
-			notes[(*n)++] = *entry;
-		/* removing the current entry during a seq scan is allowed */
-		hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
-	}
-	pending_unlock_all();
 	return notes;
 }
-
 
 /* Puts notes back into shared memory (the latest use wins); drops and counts what does not fit. */
 static void
@@ -601,7 +587,7 @@ ship_put_back(const PendingUse *notes, int n)
 
 	for (i = 0; i < n; i++)
 	{
-		if (!pending_note(&notes[i].key, notes[i].used_at))
+		if (pending_note(&notes[i].key, notes[i].used_at, true) != PENDING_NOTED)
 			dropped++;
 	}
 	if (dropped > 0)

@@ -6,8 +6,9 @@
  * Every apikey.last_used_flush_interval the launcher looks for databases
  * with pending notes (lastused.c) and, one at a time, starts a flush worker
  * connected to that database, which takes the notes out of shared memory
- * and writes them in transactions of FLUSH_BATCH rows (synchronous_commit
- * off), skipping rows other transactions have locked, then exits.
+ * (one partition at a time) and writes them in transactions of FLUSH_BATCH
+ * rows (synchronous_commit off), skipping rows other transactions have
+ * locked, then exits.
  * Flush workers never stay connected, so DROP DATABASE is never blocked.
  * If a flush fails, what it took is counted as dropped; a database whose
  * flush keeps failing (dropped, extension removed) has its notes dropped.
@@ -68,51 +69,13 @@ lastused_register_launcher(void)
 static void
 launcher_drop_database(Oid dboid)
 {
-	HASH_SEQ_STATUS status;
-	PendingUse *entry;
-	uint64		n = 0;
+	uint64		n = pending_remove_database(dboid);
 
-	pending_lock_all(LW_EXCLUSIVE);
-	hash_seq_init(&status, apikey_pending);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->key.dboid == dboid)
-		{
-			hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
-			n++;
-		}
-	}
-	pending_unlock_all();
 	stats_add(CTR_LAST_USED_DROPPED, n);
 	if (n > 0)
 		ereport(LOG,
 				(errmsg("apikey: dropped %llu last-used records of database %u after repeated flush failures",
 						(unsigned long long) n, dboid)));
-}
-
-/* Collects up to max databases that have pending notes. */
-static int
-launcher_pending_databases(Oid *dbs, int max)
-{
-	HASH_SEQ_STATUS status;
-	PendingUse *entry;
-	int			n = 0;
-	int			i;
-
-	if (hash_get_num_entries(apikey_pending) == 0)
-		return 0;
-	pending_lock_all(LW_SHARED);
-	hash_seq_init(&status, apikey_pending);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		for (i = 0; i < n; i++)
-			if (dbs[i] == entry->key.dboid)
-				break;
-		if (i == n && n < max)
-			dbs[n++] = entry->key.dboid;
-	}
-	pending_unlock_all();
-	return n;
 }
 
 /* Runs one flush worker for a database and waits for it; true when it committed. */
@@ -209,7 +172,7 @@ apikey_launcher_main(Datum main_arg)
 			continue;
 		}
 
-		ndbs = launcher_pending_databases(dbs, FLUSH_MAX_DATABASES);
+		ndbs = pending_databases(dbs, FLUSH_MAX_DATABASES);
 		for (i = 0; i < ndbs; i++)
 		{
 			bool		ok = launcher_flush(dbs[i]);

@@ -13,11 +13,15 @@
  * pool of apikey.last_used_capacity entries (HASH_FIXED_SIZE: a partition
  * whose free list is empty borrows from the others, and the table never
  * grows into the rest of shared memory), so nothing is dropped before the
- * table holds that many keys.  Scans of the whole table (the flush, the
- * launcher, standby shipping) take every partition lock in order.  Backends
- * also throttle their own notes (lastused.c), so a hot key touches the table
- * about once a second per backend.  Without preloading, counters live in
- * each backend instead.
+ * table holds that many keys.  Each partition also keeps a list of its own
+ * entries, so the flush worker, the launcher and the standby shipper go
+ * through the table one partition at a time and never hold more than one
+ * partition lock (dynahash's whole-table scan would need them all).  A
+ * verification never waits for a partition lock: it only tries it, and a
+ * note whose partition is busy waits in the backend (lastused.c).  Backends
+ * also throttle their own notes, so a hot key touches the table about once
+ * a second per backend.  Without preloading, counters live in each backend
+ * instead.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,6 +31,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "apikey.h"
@@ -84,6 +89,9 @@ shmem_startup(void)
 			pg_atomic_init_u64(&apikey_shared->counters[i], 0);
 		apikey_shared->stats_reset = GetCurrentTimestamp();
 		apikey_shared->launcher_pid = 0;
+		for (i = 0; i < APIKEY_PENDING_PARTITIONS; i++)
+			dlist_init(&apikey_shared->partition_entries[i]);
+		pg_atomic_init_u64(&apikey_shared->backlogged, 0);
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PendingKey);
@@ -106,53 +114,152 @@ shmem_install_hooks(void)
 	shmem_startup_hook = shmem_startup;
 }
 
-/* The LWLock of the partition holding entries with this hash code. */
-LWLock *
-pending_partition_lock(uint32 hashcode)
+/* The LWLock of partition part. */
+static inline LWLock *
+partition_lock(int part)
 {
-	return &apikey_shared->partition_locks[hashcode % APIKEY_PENDING_PARTITIONS].lock;
-}
-
-/* Takes every partition lock, in order (for a scan of the whole table). */
-void
-pending_lock_all(LWLockMode mode)
-{
-	int			i;
-
-	for (i = 0; i < APIKEY_PENDING_PARTITIONS; i++)
-		LWLockAcquire(&apikey_shared->partition_locks[i].lock, mode);
-}
-
-/* Releases what pending_lock_all() took. */
-void
-pending_unlock_all(void)
-{
-	int			i;
-
-	for (i = APIKEY_PENDING_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(&apikey_shared->partition_locks[i].lock);
+	return &apikey_shared->partition_locks[part].lock;
 }
 
 /*
- * Notes a use of a key in the pending table (the latest time wins); false
- * when the table is full and the key is not in it.  Takes only the lock of
- * the key's partition.
+ * Notes a use of a key in the pending table (the latest time wins).  Takes
+ * only the lock of the key's partition: waits for it when wait is true, and
+ * otherwise gives up at once (PENDING_BUSY) when another process holds it.
+ * PENDING_FULL when the table is full and the key is not in it.
  */
-bool
-pending_note(const PendingKey *key, TimestampTz used_at)
+PendingNoteResult
+pending_note(const PendingKey *key, TimestampTz used_at, bool wait)
 {
-	uint32		hashcode = get_hash_value(apikey_pending, key);
-	LWLock	   *lock = pending_partition_lock(hashcode);
+	PendingKey	k;
+	uint32		hashcode;
+	int			part;
+	LWLock	   *lock;
 	PendingUse *entry;
 	bool		found;
 
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	entry = hash_search_with_hash_value(apikey_pending, key, hashcode,
+	/* the key is hashed as bytes: its padding must be zero, whoever copied it */
+	memset(&k, 0, sizeof(k));
+	k.dboid = key->dboid;
+	k.key_id = key->key_id;
+	hashcode = get_hash_value(apikey_pending, &k);
+	part = hashcode % APIKEY_PENDING_PARTITIONS;
+	lock = partition_lock(part);
+
+	if (wait)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	else if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+		return PENDING_BUSY;
+	entry = hash_search_with_hash_value(apikey_pending, &k, hashcode,
 										HASH_ENTER_NULL, &found);
-	if (entry != NULL && (!found || entry->used_at < used_at))
+	if (entry != NULL && !found)
+	{
+		entry->used_at = used_at;
+		dlist_push_tail(&apikey_shared->partition_entries[part], &entry->node);
+	}
+	else if (entry != NULL && entry->used_at < used_at)
 		entry->used_at = used_at;
 	LWLockRelease(lock);
-	return entry != NULL;
+	return entry != NULL ? PENDING_NOTED : PENDING_FULL;
+}
+
+/*
+ * Takes the pending notes of database dboid (every database when invalid)
+ * out of the table, one partition at a time, and returns them in a palloc'd
+ * array; *n is how many.  Only one partition lock is held at any moment.
+ * The array is sized once, before the first lock, with room for the notes
+ * that arrive meanwhile; what does not fit stays for the next round (never
+ * release a partition's lock to grow the array and come back to it: a key
+ * noted in between would be taken twice).
+ */
+PendingUse *
+pending_take(Oid dboid, int *n)
+{
+	Size		cap = (Size) hash_get_num_entries(apikey_pending);
+	PendingUse *notes;
+	int			part;
+
+	cap = Min(cap + cap / 4 + 64, (Size) apikey_last_used_capacity);
+	notes = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PendingUse) * cap);
+	*n = 0;
+	for (part = 0; part < APIKEY_PENDING_PARTITIONS && (Size) *n < cap; part++)
+	{
+		dlist_mutable_iter iter;
+
+		LWLockAcquire(partition_lock(part), LW_EXCLUSIVE);
+		dlist_foreach_modify(iter, &apikey_shared->partition_entries[part])
+		{
+			PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
+
+			if (OidIsValid(dboid) && entry->key.dboid != dboid)
+				continue;
+			if ((Size) *n >= cap)
+				break;
+			notes[*n] = *entry;
+			dlist_delete(&entry->node);
+			/* by the entry's own key: the bytes it was hashed with */
+			hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
+			(*n)++;
+		}
+		LWLockRelease(partition_lock(part));
+	}
+	return notes;
+}
+
+/* Removes every pending note of a database, one partition at a time; returns how many. */
+uint64
+pending_remove_database(Oid dboid)
+{
+	uint64		n = 0;
+	int			part;
+
+	for (part = 0; part < APIKEY_PENDING_PARTITIONS; part++)
+	{
+		dlist_mutable_iter iter;
+
+		LWLockAcquire(partition_lock(part), LW_EXCLUSIVE);
+		dlist_foreach_modify(iter, &apikey_shared->partition_entries[part])
+		{
+			PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
+
+			if (entry->key.dboid != dboid)
+				continue;
+			dlist_delete(&entry->node);
+			hash_search(apikey_pending, &entry->key, HASH_REMOVE, NULL);
+			n++;
+		}
+		LWLockRelease(partition_lock(part));
+	}
+	return n;
+}
+
+/* Collects up to max databases that have pending notes, one partition at a time. */
+int
+pending_databases(Oid *dbs, int max)
+{
+	int			n = 0;
+	int			part;
+
+	if (hash_get_num_entries(apikey_pending) == 0)
+		return 0;
+	for (part = 0; part < APIKEY_PENDING_PARTITIONS && n < max; part++)
+	{
+		dlist_iter	iter;
+
+		LWLockAcquire(partition_lock(part), LW_SHARED);
+		dlist_foreach(iter, &apikey_shared->partition_entries[part])
+		{
+			PendingUse *entry = dlist_container(PendingUse, node, iter.cur);
+			int			i;
+
+			for (i = 0; i < n; i++)
+				if (dbs[i] == entry->key.dboid)
+					break;
+			if (i == n && n < max)
+				dbs[n++] = entry->key.dboid;
+		}
+		LWLockRelease(partition_lock(part));
+	}
+	return n;
 }
 
 /* Adds n to a counter (shared when preloaded, this backend's otherwise). */
@@ -179,7 +286,8 @@ stats_read(uint64 *counters, TimestampTz *reset, int64 *pending)
 		*reset = apikey_shared->stats_reset;
 		LWLockRelease(apikey_shared->lock);
 		/* the sum of the partitions' counts, read without their locks */
-		*pending = hash_get_num_entries(apikey_pending);
+		*pending = hash_get_num_entries(apikey_pending) +
+			(int64) pg_atomic_read_u64(&apikey_shared->backlogged);
 	}
 	else
 	{

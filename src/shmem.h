@@ -4,14 +4,16 @@
  *	  last-used records.  NULL pointers when the library is not preloaded.
  *
  * The pending table is partitioned: an entry is read or changed under the
- * LWLock of its partition only (pending_partition_lock); a scan of the
- * whole table holds every partition lock (pending_lock_all).
+ * LWLock of its partition only, and each partition keeps a list of its own
+ * entries, so the flush and the standby shipper take notes out one partition
+ * at a time and never hold more than one partition lock.
  *-------------------------------------------------------------------------
  */
 #ifndef APIKEY_SHMEM_H
 #define APIKEY_SHMEM_H
 
 #include "datatype/timestamp.h"
+#include "lib/ilist.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/hsearch.h"
@@ -36,7 +38,16 @@ typedef struct PendingUse
 {
 	PendingKey	key;			/* hash key: must be first */
 	TimestampTz used_at;
+	dlist_node	node;			/* in its partition's list (shared entries only) */
 } PendingUse;
+
+/* What pending_note() did with a note */
+typedef enum PendingNoteResult
+{
+	PENDING_NOTED,				/* in the table (the latest time wins) */
+	PENDING_FULL,				/* table full and the key not in it: not noted */
+	PENDING_BUSY				/* partition lock busy and told not to wait: not noted */
+} PendingNoteResult;
 
 /* Partitions of the pending table, each with its own LWLock (a power of 2) */
 #define APIKEY_PENDING_PARTITIONS	64
@@ -45,6 +56,10 @@ typedef struct ApikeyShared
 {
 	LWLock	   *lock;			/* protects the fields below (not the pending table) */
 	LWLockPadded *partition_locks;	/* APIKEY_PENDING_PARTITIONS locks */
+	/* the entries of each partition, under that partition's lock */
+	dlist_head	partition_entries[APIKEY_PENDING_PARTITIONS];
+	/* notes waiting in backends' local backlogs (lastused.c), not in the table */
+	pg_atomic_uint64 backlogged;
 	pg_atomic_uint64 counters[APIKEY_N_COUNTERS];
 	TimestampTz stats_reset;
 	pid_t		launcher_pid;
@@ -57,10 +72,10 @@ extern HTAB *apikey_pending;
 extern int	apikey_last_used_capacity;
 
 extern void shmem_install_hooks(void);
-extern LWLock *pending_partition_lock(uint32 hashcode);
-extern void pending_lock_all(LWLockMode mode);
-extern void pending_unlock_all(void);
-extern bool pending_note(const PendingKey *key, TimestampTz used_at);
+extern PendingNoteResult pending_note(const PendingKey *key, TimestampTz used_at, bool wait);
+extern PendingUse *pending_take(Oid dboid, int *n);
+extern uint64 pending_remove_database(Oid dboid);
+extern int	pending_databases(Oid *dbs, int max);
 
 /* lastused.c: the flush worker's side of the pending table */
 extern PendingUse *lastused_take_notes(int *n);

@@ -116,8 +116,9 @@ echo "   $CLIENTS clients, $DURATION s, random keys among $KEYS, apikey.last_use
 echo "   tps: $tps"
 echo "   samples: $samples (every $SAMPLE_MS ms); active pgbench backends seen, by wait event:"
 grep -v -e '^S$' -e '^$' "$WORK/samples.txt" | sort | uniq -c | sort -rn | awk '{ printf "     %8d  %s %s\n", $1, $2, $3 }'
-lw=$(grep -c '^LWLock apikey$' "$WORK/samples.txt" || true)
-echo "   LWLock:apikey waits seen: $lw"
+# every LWLock tranche of the extension ("apikey", and any "apikey ..." one)
+lw=$(grep -c -e '^LWLock apikey$' -e '^LWLock apikey ' "$WORK/samples.txt" || true)
+echo "   LWLock:apikey waits seen: $lw in $samples samples"
 echo "   apikey_stats() since the start of the run:"
 sql -c "SELECT format('     valid %s, last_used_written %s, last_used_dropped %s, last_used_pending %s',
                       valid, last_used_written, last_used_dropped, last_used_pending) FROM apikey_stats()"
