@@ -55,13 +55,53 @@
 
 int			apikey_verify_cache_size = 16384;
 
+/*
+ * What verification read for a key, compactly, in one allocation: the
+ * row's and the user's fixed fields, then the varlenas (MAXALIGNed) and the
+ * strings they point to, as offsets from the start of the entry (0: NULL).
+ * A fresh backend pays a page fault for every page of cache it fills, so an
+ * entry is kept small: no KeyRow with its unused fields, no chunk per string
+ * and no power-of-2 rounding (the entries are carved from the cache's own
+ * blocks, see cache_alloc()).
+ */
+enum
+{
+	CS_TENANT, CS_USER, CS_NAME, CS_PREFIX, CS_SUFFIX, CS_ENVIRONMENT, CS_SCHEME,
+	CS_USER_TENANT, CS_ROLE, CS_NSTR
+};
+enum
+{
+	CV_SCOPES, CV_METADATA, CV_PERMISSIONS, CV_NVAR
+};
+
+typedef struct CachedVerify
+{
+	int64		id;
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	TimestampTz last_used_at;
+	TimestampTz revoked_at;
+	bool		expires_null;
+	bool		last_used_null;
+	bool		enabled;
+	bool		revoked;
+	bool		user_found;
+	bool		user_active;
+	uint32		str[CS_NSTR];	/* offsets of the strings, 0 when NULL */
+	uint32		var[CV_NVAR];	/* offsets of the varlenas, 0 when NULL */
+} CachedVerify;
+
+#define CV_DATA_OFFSET	MAXALIGN(sizeof(CachedVerify))
+#define CV_PTR(v, off)	((off) != 0 ? (char *) (v) + (off) : NULL)
+
 typedef struct CacheEntry
 {
 	uint8		hash[HASHING_SHA256_LEN];	/* SHA-256 of the key: hash key */
-	KeyRow		row;
-	UserInfo	user;
-	ArrayType  *permissions;	/* NULL when no permissions are bound */
+	CachedVerify *v;
 } CacheEntry;
+
+/* Entries are carved from blocks of this size allocated in cache_cxt. */
+#define CACHE_BLOCK_SIZE	(64 * 1024)
 
 static HTAB *entries = NULL;
 static MemoryContext cache_cxt = NULL;
@@ -69,6 +109,8 @@ static Oid	signal_relid = InvalidOid;	/* apikey.user_binding */
 static bool callback_registered = false;
 static bool reset_pending = false;
 static uint64 generation = 0;	/* bumped by every request to empty the cache */
+static char *block_next = NULL; /* free space of the current block */
+static char *block_end = NULL;
 
 /*
  * Asks for every entry to be dropped.  Invalidation callbacks run at any
@@ -101,6 +143,7 @@ verify_cache_apply_reset(void)
 	reset_pending = false;
 	entries = NULL;
 	signal_relid = InvalidOid;
+	block_next = block_end = NULL;
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
 }
@@ -158,6 +201,39 @@ verify_cache_ensure(void)
 	return true;
 }
 
+/* Fills row, user and permissions from an entry (pointing into it). */
+static void
+cache_unpack(const CachedVerify *v, KeyRow *row, UserInfo *user, ArrayType **permissions)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = v->id;
+	row->tenant_id = CV_PTR(v, v->str[CS_TENANT]);
+	row->user_id = CV_PTR(v, v->str[CS_USER]);
+	row->name = CV_PTR(v, v->str[CS_NAME]);
+	row->prefix = CV_PTR(v, v->str[CS_PREFIX]);
+	row->suffix = CV_PTR(v, v->str[CS_SUFFIX]);
+	row->environment = CV_PTR(v, v->str[CS_ENVIRONMENT]);
+	row->hash_scheme = CV_PTR(v, v->str[CS_SCHEME]);
+	row->scopes = PointerGetDatum(CV_PTR(v, v->var[CV_SCOPES]));
+	row->scopes_null = v->var[CV_SCOPES] == 0;
+	row->metadata = PointerGetDatum(CV_PTR(v, v->var[CV_METADATA]));
+	row->metadata_null = v->var[CV_METADATA] == 0;
+	row->created_at = v->created_at;
+	row->expires_at = v->expires_at;
+	row->expires_null = v->expires_null;
+	row->last_used_at = v->last_used_at;
+	row->last_used_null = v->last_used_null;
+	row->enabled = v->enabled;
+	row->revoked = v->revoked;
+	row->revoked_at = v->revoked_at;
+	memset(user, 0, sizeof(*user));
+	user->found = v->user_found;
+	user->active = v->user_active;
+	user->tenant_id = CV_PTR(v, v->str[CS_USER_TENANT]);
+	user->role = CV_PTR(v, v->str[CS_ROLE]);
+	*permissions = (ArrayType *) CV_PTR(v, v->var[CV_PERMISSIONS]);
+}
+
 /*
  * Looks a key up by the SHA-256 of the key; on a hit fills row, user and
  * permissions with copies valid in the current memory context.
@@ -177,32 +253,85 @@ verify_cache_lookup(const uint8 *hash, KeyRow *row, UserInfo *user, ArrayType **
 	e = hash_search(entries, hash, HASH_FIND, NULL);
 	if (e == NULL)
 		return false;
-	*row = e->row;
-	*user = e->user;
-	*permissions = e->permissions;
+	cache_unpack(e->v, row, user, permissions);
 	return true;
 }
 
-/* Copies a C string into the cache context. */
-static char *
-cache_strdup(const char *s)
+/*
+ * size bytes (MAXALIGNed) in cache_cxt, carved from the current block (a
+ * large request gets its own chunk); NULL when out of memory.  Freed only
+ * as a whole, by resetting cache_cxt.
+ */
+static void *
+cache_alloc(Size size)
 {
-	return s ? MemoryContextStrdup(cache_cxt, s) : NULL;
+	char	   *p;
+
+	size = MAXALIGN(size);
+	if (size > CACHE_BLOCK_SIZE / 8)
+		return MemoryContextAllocExtended(cache_cxt, size, MCXT_ALLOC_NO_OOM);
+	if (block_next == NULL || (Size) (block_end - block_next) < size)
+	{
+		p = MemoryContextAllocExtended(cache_cxt, CACHE_BLOCK_SIZE, MCXT_ALLOC_NO_OOM);
+		if (p == NULL)
+			return NULL;
+		block_next = p;
+		block_end = p + CACHE_BLOCK_SIZE;
+	}
+	p = block_next;
+	block_next += size;
+	return p;
 }
 
-/* Copies a varlena datum into the cache context. */
-static Datum
-cache_datum(Datum d, bool isnull)
+/* Bytes a string takes in an entry. */
+static inline Size
+pack_str_size(const char *s)
 {
-	MemoryContext old;
-	Datum		copy;
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies a string into entry v at *off; its offset, 0 for NULL. */
+static uint32
+pack_str(CachedVerify *v, Size *off, const char *s)
+{
+	Size		len;
+	uint32		at = (uint32) *off;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s) + 1;
+	memcpy((char *) v + at, s, len);
+	*off += len;
+	return at;
+}
+
+/* Bytes a flat varlena takes in an entry (MAXALIGNed); 0 when null. */
+static inline Size
+pack_varlena_size(Datum d, bool isnull)
+{
+	return isnull ? 0 : MAXALIGN(VARSIZE_ANY(DatumGetPointer(d)));
+}
+
+/* Copies a flat varlena into entry v at *off (MAXALIGNed); its offset, 0 for null. */
+static uint32
+pack_varlena(CachedVerify *v, Size *off, Datum d, bool isnull)
+{
+	Size		len;
+	uint32		at = (uint32) *off;
 
 	if (isnull)
-		return (Datum) 0;
-	old = MemoryContextSwitchTo(cache_cxt);
-	copy = datumCopy(d, false, -1);
-	MemoryContextSwitchTo(old);
-	return copy;
+		return 0;
+	len = VARSIZE_ANY(DatumGetPointer(d));
+	memcpy((char *) v + at, DatumGetPointer(d), len);
+	*off += MAXALIGN(len);
+	return at;
+}
+
+/* True when a datum can be copied byte for byte (not an expanded or external pointer). */
+static inline bool
+pack_flat(Datum d, bool isnull)
+{
+	return isnull || !VARATT_IS_EXTERNAL(DatumGetPointer(d));
 }
 
 /*
@@ -215,7 +344,10 @@ verify_cache_store(uint64 gen, const uint8 *hash, const KeyRow *row, const UserI
 				   ArrayType *permissions)
 {
 	CacheEntry *e;
+	CachedVerify *v;
 	bool		found;
+	Size		size;
+	Size		off;
 
 	AcceptInvalidationMessages();
 	if (gen != generation)
@@ -230,25 +362,56 @@ verify_cache_store(uint64 gen, const uint8 *hash, const KeyRow *row, const UserI
 		if (!verify_cache_ensure())
 			return;
 	}
+	/* varlenas come detoasted from the tables; anything else is not cached */
+	if (!pack_flat(row->scopes, row->scopes_null) ||
+		!pack_flat(row->metadata, row->metadata_null) ||
+		!pack_flat(PointerGetDatum(permissions), permissions == NULL))
+		return;
 	e = hash_search(entries, hash, HASH_ENTER, &found);
 	if (found)
 		return;
-	e->row = *row;
-	e->row.tenant_id = cache_strdup(row->tenant_id);
-	e->row.user_id = cache_strdup(row->user_id);
-	e->row.name = cache_strdup(row->name);
-	e->row.prefix = cache_strdup(row->prefix);
-	e->row.suffix = cache_strdup(row->suffix);
-	e->row.environment = cache_strdup(row->environment);
-	e->row.hash_scheme = cache_strdup(row->hash_scheme);
-	e->row.scopes = cache_datum(row->scopes, row->scopes_null);
-	e->row.metadata = cache_datum(row->metadata, row->metadata_null);
-	e->user = *user;
-	e->user.tenant_id = cache_strdup(user->tenant_id);
-	e->user.role = cache_strdup(user->role);
-	e->permissions = permissions
-		? (ArrayType *) DatumGetPointer(cache_datum(PointerGetDatum(permissions), false))
-		: NULL;
+	/* varlenas first (MAXALIGNed after the MAXALIGNed header), then strings */
+	size = CV_DATA_OFFSET +
+		pack_varlena_size(row->scopes, row->scopes_null) +
+		pack_varlena_size(row->metadata, row->metadata_null) +
+		pack_varlena_size(PointerGetDatum(permissions), permissions == NULL) +
+		pack_str_size(row->tenant_id) + pack_str_size(row->user_id) +
+		pack_str_size(row->name) + pack_str_size(row->prefix) +
+		pack_str_size(row->suffix) + pack_str_size(row->environment) +
+		pack_str_size(row->hash_scheme) +
+		pack_str_size(user->tenant_id) + pack_str_size(user->role);
+	v = size <= PG_UINT32_MAX ? cache_alloc(size) : NULL;
+	if (v == NULL)
+	{
+		(void) hash_search(entries, hash, HASH_REMOVE, NULL);
+		return;
+	}
+	v->id = row->id;
+	v->created_at = row->created_at;
+	v->expires_at = row->expires_at;
+	v->expires_null = row->expires_null;
+	v->last_used_at = row->last_used_at;
+	v->last_used_null = row->last_used_null;
+	v->enabled = row->enabled;
+	v->revoked = row->revoked;
+	v->revoked_at = row->revoked_at;
+	v->user_found = user->found;
+	v->user_active = user->active;
+	off = CV_DATA_OFFSET;
+	v->var[CV_SCOPES] = pack_varlena(v, &off, row->scopes, row->scopes_null);
+	v->var[CV_METADATA] = pack_varlena(v, &off, row->metadata, row->metadata_null);
+	v->var[CV_PERMISSIONS] = pack_varlena(v, &off, PointerGetDatum(permissions), permissions == NULL);
+	v->str[CS_TENANT] = pack_str(v, &off, row->tenant_id);
+	v->str[CS_USER] = pack_str(v, &off, row->user_id);
+	v->str[CS_NAME] = pack_str(v, &off, row->name);
+	v->str[CS_PREFIX] = pack_str(v, &off, row->prefix);
+	v->str[CS_SUFFIX] = pack_str(v, &off, row->suffix);
+	v->str[CS_ENVIRONMENT] = pack_str(v, &off, row->environment);
+	v->str[CS_SCHEME] = pack_str(v, &off, row->hash_scheme);
+	v->str[CS_USER_TENANT] = pack_str(v, &off, user->tenant_id);
+	v->str[CS_ROLE] = pack_str(v, &off, user->role);
+	Assert(off <= size);
+	e->v = v;
 }
 
 /* Notes in the cached row that last_used_at was just written. */
@@ -262,8 +425,8 @@ verify_cache_touch(const uint8 *hash, TimestampTz used_at)
 	e = hash_search(entries, hash, HASH_FIND, NULL);
 	if (e != NULL)
 	{
-		e->row.last_used_at = used_at;
-		e->row.last_used_null = false;
+		e->v->last_used_at = used_at;
+		e->v->last_used_null = false;
 	}
 }
 
