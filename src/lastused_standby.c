@@ -669,12 +669,42 @@ ship_round_done(bool failed, const char *err, int delivered, int pending)
 	next_attempt = 0;
 }
 
-/* One round in ship_context: take, map, ship per database, put back what failed. */
+/* Sets the number of notes the shipper holds (counted in last_used_pending). */
+static void
+ship_set_taken(int n)
+{
+	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
+	apikey_shared->ship_taken = n;
+	LWLockRelease(apikey_shared->lock);
+}
+
+static void ship_round_notes(const char *conninfo, PendingUse *notes, int n);
+
+/*
+ * One round in ship_context: take the notes, ship them.  Until the round has
+ * delivered, put back or dropped them (and counted that), they are counted
+ * as pending, so last_used_pending never looks empty while notes are on
+ * their way.
+ */
 static void
 ship_round(const char *conninfo)
 {
 	PendingUse *notes;
 	int			n;
+
+	notes = ship_take_notes(&n);
+	if (n == 0)
+		return;
+	/* an error ends the launcher, whose next start clears the count */
+	ship_set_taken(n);
+	ship_round_notes(conninfo, notes, n);
+	ship_set_taken(0);
+}
+
+/* Maps and ships taken notes per database, puts back what failed. */
+static void
+ship_round_notes(const char *conninfo, PendingUse *notes, int n)
+{
 	char	   *err = NULL;
 	char	   *map_dbname;
 	Oid		   *unknown;
@@ -685,9 +715,6 @@ ship_round(const char *conninfo)
 	int			i,
 				j;
 
-	notes = ship_take_notes(&n);
-	if (n == 0)
-		return;
 	map_dbname = ship_map_dbname(conninfo, &err);
 	if (map_dbname == NULL)
 	{

@@ -113,9 +113,11 @@ launcher_flush(Oid dboid)
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		proc_exit(1);
 
-	LWLockAcquire(apikey_shared->lock, LW_SHARED);
+	LWLockAcquire(apikey_shared->lock, LW_EXCLUSIVE);
 	ok = (apikey_shared->flushed_db == dboid);
 	taken = apikey_shared->flush_taken;
+	/* what a failed worker still held is counted as dropped just below */
+	apikey_shared->flush_taken = 0;
 	LWLockRelease(apikey_shared->lock);
 	if (!ok && taken > 0)
 		stats_add(CTR_LAST_USED_DROPPED, taken);
@@ -148,6 +150,8 @@ apikey_launcher_main(Datum main_arg)
 	pqsignal(SIGUSR1, launcher_sigusr1);
 	BackgroundWorkerUnblockSignals();
 	apikey_shared->launcher_pid = MyProcPid;
+	/* a previous launcher that failed while shipping held nothing any more */
+	apikey_shared->ship_taken = 0;
 
 	for (;;)
 	{

@@ -89,6 +89,9 @@ shmem_startup(void)
 			pg_atomic_init_u64(&apikey_shared->counters[i], 0);
 		apikey_shared->stats_reset = GetCurrentTimestamp();
 		apikey_shared->launcher_pid = 0;
+		apikey_shared->flushed_db = InvalidOid;
+		apikey_shared->flush_taken = 0;
+		apikey_shared->ship_taken = 0;
 		for (i = 0; i < APIKEY_PENDING_PARTITIONS; i++)
 			dlist_init(&apikey_shared->partition_entries[i]);
 		pg_atomic_init_u64(&apikey_shared->backlogged, 0);
@@ -284,9 +287,11 @@ stats_read(uint64 *counters, TimestampTz *reset, int64 *pending)
 			counters[i] = pg_atomic_read_u64(&apikey_shared->counters[i]);
 		LWLockAcquire(apikey_shared->lock, LW_SHARED);
 		*reset = apikey_shared->stats_reset;
+		/* notes a flush worker or the shipper holds are still pending */
+		*pending = apikey_shared->flush_taken + apikey_shared->ship_taken;
 		LWLockRelease(apikey_shared->lock);
 		/* the sum of the partitions' counts, read without their locks */
-		*pending = hash_get_num_entries(apikey_pending) +
+		*pending += hash_get_num_entries(apikey_pending) +
 			(int64) pg_atomic_read_u64(&apikey_shared->backlogged);
 	}
 	else

@@ -65,6 +65,7 @@ typedef struct ApikeyShared
 	pid_t		launcher_pid;
 	Oid			flushed_db;		/* set by a flush worker that committed */
 	int			flush_taken;	/* notes the running flush worker took out */
+	int			ship_taken;		/* notes a standby's shipper took out, not yet delivered or put back */
 } ApikeyShared;
 
 extern ApikeyShared *apikey_shared;

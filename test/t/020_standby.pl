@@ -120,6 +120,10 @@ my $valid2_used = q{SELECT k.last_used_at FROM apikey.keys k JOIN tap_keys t USI
 $primary->safe_psql('postgres',
 	q{UPDATE apikey.keys SET last_used_at = '2100-01-01 00:00:00+00' WHERE id = (SELECT id FROM tap_keys WHERE name = 'valid2')});
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+# nothing pending or on its way (notes the shipper holds count as pending),
+# so the next delivery counted can only be valid2's
+ok($standby->poll_query_until('postgres', 'SELECT last_used_pending = 0 FROM apikey_stats()'),
+	'the standby has delivered everything before valid2');
 my $written = $standby->safe_psql('postgres', 'SELECT last_used_written FROM apikey_stats()');
 is($standby->safe_psql('postgres',
 		q{SELECT v.status FROM tap_keys t, apikey_verify(t.key) v WHERE t.name = 'valid2'}),
@@ -130,6 +134,8 @@ is($primary->safe_psql('postgres', "SELECT ($valid2_used) = '2100-01-01 00:00:00
 	'forward-only: a later last_used_at on the primary is kept');
 
 # 5. the primary stops for a while; the worker retries and delivers after the restart
+ok($standby->poll_query_until('postgres', 'SELECT last_used_pending = 0 FROM apikey_stats()'),
+	'nothing pending on the standby before the primary stops');
 my $before = $primary->safe_psql('postgres', $valid_used);
 $primary->stop('fast');
 is($standby->safe_psql('postgres', $verify_valid), 'valid', 'the standby verifies while the primary is down');
