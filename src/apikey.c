@@ -13,6 +13,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -566,6 +567,73 @@ apikey_create(PG_FUNCTION_ARGS)
 }
 
 /*
+ * What one call site of a verification function keeps for its statement,
+ * in fn_extra (the statement's memory): the row type of its results and
+ * the probe of apikey.keys it holds open between calls (keystore.c).
+ */
+typedef struct VerifyCallSite
+{
+	TupleDesc	desc;			/* blessed row type, NULL until first needed */
+	bool		probe_tried;	/* probe is set up, or cannot be */
+	KeystoreProbe *probe;		/* NULL: every call opens and closes its own */
+} VerifyCallSite;
+
+/* ExprContext callback: the statement is done, close the held probe. */
+static void
+verify_callsite_shutdown(Datum arg)
+{
+	keystore_probe_release((KeystoreProbe *) DatumGetPointer(arg));
+}
+
+/*
+ * The call site's state, created on first use.  A probe is held only when
+ * the function is called by an executor (a ReturnSetInfo whose ExprContext
+ * belongs to an EState) with its FmgrInfo in that EState's query memory:
+ * then a callback on an ExprContext of the EState's own, which is shut down
+ * only by FreeExecutorState() at a normal end of the statement (not by a
+ * rescan of the function scan, which shuts down the scan's ExprContext for
+ * every row of a LATERAL join), releases it.  On an error no callback runs
+ * and the (sub)transaction's cleanup releases what the probe held.
+ */
+static VerifyCallSite *
+verify_callsite(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	VerifyCallSite *site = (VerifyCallSite *) flinfo->fn_extra;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (site == NULL)
+	{
+		site = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(VerifyCallSite));
+		flinfo->fn_extra = site;
+	}
+	if (!site->probe_tried)
+	{
+		EState	   *estate;
+
+		site->probe_tried = true;
+		estate = (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) && rsinfo->econtext != NULL) ?
+			rsinfo->econtext->ecxt_estate : NULL;
+		if (estate != NULL && estate->es_query_cxt == flinfo->fn_mcxt)
+		{
+			ExprContext *econtext = CreateExprContext(estate);
+
+			site->probe = keystore_probe_new(estate->es_query_cxt);
+			RegisterExprContextCallback(econtext, verify_callsite_shutdown,
+										PointerGetDatum(site->probe));
+		}
+	}
+	return site;
+}
+
+/* The probe the call site holds, or NULL (also when called without an FmgrInfo). */
+static inline KeystoreProbe *
+verify_callsite_probe(FunctionCallInfo fcinfo)
+{
+	return fcinfo->flinfo != NULL ? verify_callsite(fcinfo)->probe : NULL;
+}
+
+/*
  * The row type of a verification result, built once per call site (kept in
  * fn_extra, in the call site's memory) from the row type the executor
  * expects, which it has built already (else from the function's declared
@@ -575,18 +643,19 @@ static TupleDesc
 verify_row_desc(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo)
 {
 	FmgrInfo   *flinfo = fcinfo->flinfo;
+	VerifyCallSite *site = verify_callsite(fcinfo);
 
-	if (flinfo->fn_extra == NULL)
+	if (site->desc == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
 		TupleDesc	desc = rsinfo->expectedDesc;
 
 		if (desc == NULL && get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
-		flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(desc));
+		site->desc = BlessTupleDesc(CreateTupleDescCopy(desc));
 		MemoryContextSwitchTo(old);
 	}
-	return (TupleDesc) flinfo->fn_extra;
+	return site->desc;
 }
 
 /*
@@ -658,8 +727,8 @@ verify_arg(FunctionCallInfo fcinfo, int argno, VerifyResult *r)
 {
 	text	   *key = PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
 
-	verify_key(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
-			   key == NULL, r);
+	verify_key_held(key ? VARDATA_ANY(key) : NULL, key ? VARSIZE_ANY_EXHDR(key) : 0,
+					key == NULL, verify_callsite_probe(fcinfo), r);
 }
 
 /*
@@ -758,7 +827,7 @@ apikey_authenticate(PG_FUNCTION_ARGS)
  * malformed.
  */
 static void
-verify_header(const char *header, size_t len, bool isnull, VerifyResult *r)
+verify_header(const char *header, size_t len, bool isnull, KeystoreProbe *held, VerifyResult *r)
 {
 	if (isnull || len == 0)
 	{
@@ -771,7 +840,7 @@ verify_header(const char *header, size_t len, bool isnull, VerifyResult *r)
 		verify_key("", 1, false, r);
 		return;
 	}
-	verify_key(header + 7, len - 7, false, r);
+	verify_key_held(header + 7, len - 7, false, held, r);
 }
 
 /* SQL function: apikey_verify_header(authorization text): apikey_verify of a Bearer header. */
@@ -782,7 +851,8 @@ apikey_verify_header(PG_FUNCTION_ARGS)
 	text	   *h = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	VerifyResult r;
 
-	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL, &r);
+	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL,
+				  verify_callsite_probe(fcinfo), &r);
 	return return_verify_row(fcinfo, &r);
 }
 
@@ -939,7 +1009,7 @@ apikey_postgrest_pre_request(PG_FUNCTION_ARGS)
 	text	   *h = postgrest_authorization();
 	VerifyResult r;
 
-	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL, &r);
+	verify_header(h ? VARDATA_ANY(h) : NULL, h ? VARSIZE_ANY_EXHDR(h) : 0, h == NULL, NULL, &r);
 	authenticate(&r);
 	PG_RETURN_VOID();
 }

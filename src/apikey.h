@@ -106,7 +106,11 @@ extern void binding_invalidate(void);
 extern bool binding_cacheable(void);
 
 /* keystore.c: access to apikey.keys */
-extern bool keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeyRow *row);
+typedef struct KeystoreProbe KeystoreProbe; /* the probe by hash one call site holds open */
+extern KeystoreProbe *keystore_probe_new(MemoryContext cxt);
+extern void keystore_probe_release(KeystoreProbe *probe);
+extern bool keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeystoreProbe *held,
+									KeyRow *row);
 extern bool keystore_lookup_by_id(int64 id, KeyRow *row);
 extern bool keystore_lock_by_id(int64 id, KeyRow *row);
 extern bool keystore_has_successor(int64 id);
@@ -141,10 +145,12 @@ typedef struct VerifyResult
 } VerifyResult;
 
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
+extern void verify_key_held(const char *key, size_t len, bool key_null, KeystoreProbe *held,
+							VerifyResult *result);
 extern VerifyStatus verify_row_status(KeyRow *row, UserInfo *user);
 extern bool verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row);
 extern bool verify_lookup_snap(const char *key, size_t len, const uint8 *sha,
-							  Snapshot *snap, KeyRow *row);
+							  Snapshot *snap, KeystoreProbe *held, KeyRow *row);
 extern const char *verify_hash_for_new_key(const char *key, size_t len, uint8 *hash);
 
 /* verify_cache.c: keys seen before, until an invalidation says otherwise */

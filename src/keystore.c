@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
@@ -29,6 +30,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -281,6 +283,117 @@ keystore_fill_verify_row(TupleTableSlot *slot, const KeyAttnums *att, KeyRow *ro
 }
 
 /*
+ * The probe of apikey.keys by hash held open by one call site of the
+ * verification functions for the rest of its statement (the executor state
+ * it belongs to): the table, its hash index, an index scan and a slot,
+ * opened once and rescanned with each call's own snapshot, as the executor
+ * rescans an inner index scan.  The relation and index references belong
+ * to the resource owner that was current when they were opened; they are
+ * released by keystore_probe_release() under that owner, called when the
+ * executor state shuts down normally.  On an error, the transaction's (or
+ * subtransaction's) cleanup releases them with everything else the
+ * statement held and the memory goes with the statement's: no callback runs
+ * then (ExprContext callbacks run only on a normal shutdown).
+ */
+struct KeystoreProbe
+{
+	bool		open;
+	Oid			relid;
+	Oid			index;
+	ResourceOwner owner;		/* the owner of the references */
+	MemoryContext cxt;			/* the statement's memory: the scan's state lives here */
+	Relation	rel;
+	Relation	irel;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+};
+
+/* A closed probe whose state will live in cxt (the statement's memory). */
+KeystoreProbe *
+keystore_probe_new(MemoryContext cxt)
+{
+	KeystoreProbe *probe = MemoryContextAllocZero(cxt, sizeof(KeystoreProbe));
+
+	probe->cxt = cxt;
+	return probe;
+}
+
+/*
+ * Closes what the probe holds, under the resource owner that took it.  The
+ * probe is marked closed first: an error half way leaves the rest to the
+ * transaction's cleanup, never to a second release.
+ */
+void
+keystore_probe_release(KeystoreProbe *probe)
+{
+	ResourceOwner save;
+
+	if (probe == NULL || !probe->open)
+		return;
+	probe->open = false;
+	save = CurrentResourceOwner;
+	CurrentResourceOwner = probe->owner;
+	ExecDropSingleTupleTableSlot(probe->slot);
+	index_endscan(probe->scan);
+	index_close(probe->irel, NoLock);
+	table_close(probe->rel, NoLock);
+	CurrentResourceOwner = save;
+	probe->slot = NULL;
+	probe->scan = NULL;
+	probe->irel = NULL;
+	probe->rel = NULL;
+}
+
+/*
+ * Rescans scan for the row whose index key (attribute 1 of irel, its only
+ * key column) equals value, with snap, into slot; true when found.  The
+ * heap page's pin is dropped by the caller once the row is read.
+ */
+static inline bool
+keystore_probe_fetch(IndexScanDesc scan, Relation irel, TupleTableSlot *slot,
+					 FmgrInfo *eq, Datum value, Snapshot snap)
+{
+	ScanKeyData skey;
+
+	ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
+								   InvalidOid, irel->rd_indcollation[0], eq, value);
+	scan->xs_snapshot = snap;
+	index_rescan(scan, &skey, 1, NULL, 0);
+	return index_getnext_slot(scan, ForwardScanDirection, slot);
+}
+
+/*
+ * The held probe, opened (or reopened, should apikey.keys or its hash index
+ * have been resolved to other relations since) for this call; NULL when it
+ * cannot be used by this call (another resource owner is current than the
+ * one holding it: the call then opens and closes its own).
+ */
+static KeystoreProbe *
+keystore_probe_ready(KeystoreProbe *probe)
+{
+	MemoryContext old;
+
+	if (probe->open && probe->owner != CurrentResourceOwner)
+		return NULL;
+	if (probe->open && (probe->relid != cache.keys_relid || probe->index != cache.hash_index))
+		keystore_probe_release(probe);
+	if (probe->open)
+		return probe;
+
+	old = MemoryContextSwitchTo(probe->cxt);
+	probe->rel = table_open(cache.keys_relid, AccessShareLock);
+	probe->irel = index_open(cache.hash_index, AccessShareLock);
+	probe->slot = MakeSingleTupleTableSlot(RelationGetDescr(probe->rel), &TTSOpsBufferHeapTuple);
+	probe->scan = apikey_index_beginscan(probe->rel, probe->irel, InvalidSnapshot, 1, 0);
+	MemoryContextSwitchTo(old);
+	probe->relid = cache.keys_relid;
+	probe->index = cache.hash_index;
+	probe->owner = CurrentResourceOwner;
+	probe->open = true;
+	return probe;
+}
+
+/*
  * Looks a row up through one of the unique indexes (its first column equal
  * to value), with *snap, or with the latest snapshot taken after the lock
  * (returned in *snap, for the caller's next probe) when *snap is NULL.  A
@@ -288,30 +401,50 @@ keystore_fill_verify_row(TupleTableSlot *slot, const KeyAttnums *att, KeyRow *ro
  * remapping per call, and the index keeps its lock until the end of the
  * transaction like any query's, so repeated calls do not release and take
  * it again.  verify_only reads only the columns verification needs and
- * deforms the tuple once.
+ * deforms the tuple once.  With a held probe (the hash index only), the
+ * scan is rescanned instead of opened and closed.
  */
 static bool
 keystore_lookup(Oid index, FmgrInfo *eq, Datum value, Snapshot *snap,
-				bool verify_only, KeyRow *row)
+				bool verify_only, KeystoreProbe *held, KeyRow *row)
 {
 	Relation	rel;
 	Relation	irel;
-	ScanKeyData skey;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bool		found;
+
+	if (held != NULL)
+		held = keystore_probe_ready(held);
+	if (held != NULL)
+	{
+		MemoryContext old;
+
+		/* the relations are locked since the first call: the snapshot follows the lock */
+		if (*snap == NULL)
+			*snap = GetLatestSnapshot();
+		/* the scan's own allocations belong to the statement, as an executor scan's */
+		old = MemoryContextSwitchTo(held->cxt);
+		found = keystore_probe_fetch(held->scan, held->irel, held->slot, eq, value, *snap);
+		MemoryContextSwitchTo(old);
+		if (found)
+		{
+			slot_getsomeattrs(held->slot, cache.verify_natts);
+			keystore_fill_verify_row(held->slot, &cache.att, row);
+		}
+		/* no buffer pin outlives the call (an idle cursor must not hold one) */
+		ExecClearTuple(held->slot);
+		table_index_fetch_reset(held->scan->xs_heapfetch);
+		return found;
+	}
 
 	rel = table_open(cache.keys_relid, AccessShareLock);
 	irel = index_open(index, AccessShareLock);
 	if (*snap == NULL)
 		*snap = GetLatestSnapshot();
-	/* attribute 1 of the index: its only key column */
-	ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber,
-								   InvalidOid, irel->rd_indcollation[0], eq, value);
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
 	scan = apikey_index_beginscan(rel, irel, *snap, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = keystore_probe_fetch(scan, irel, slot, eq, value, *snap);
 	if (found && verify_only)
 	{
 		slot_getsomeattrs(slot, cache.verify_natts);
@@ -336,10 +469,11 @@ keystore_lookup(Oid index, FmgrInfo *eq, Datum value, Snapshot *snap,
 /*
  * Finds the key whose stored hash is hash (32 bytes), for verification:
  * fills only what verification reads (see keystore_fill_verify_row()).
- * *snap as for keystore_lookup().
+ * *snap as for keystore_lookup(); held, when not NULL, the probe the call
+ * site keeps open for its statement.
  */
 bool
-keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeyRow *row)
+keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeystoreProbe *held, KeyRow *row)
 {
 	/* a bytea of 32 bytes on the stack: a short (1-byte header) varlena */
 	union
@@ -353,7 +487,7 @@ keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeyRow *row)
 	SET_VARSIZE_SHORT(value, 1 + HASHING_SHA256_LEN);
 	memcpy(VARDATA_SHORT(value), hash, HASHING_SHA256_LEN);
 	return keystore_lookup(cache.hash_index, &cache.byteaeq, PointerGetDatum(value),
-						   snap, true, row);
+						   snap, true, held, row);
 }
 
 /* Finds the key with this id (every column), with the latest snapshot. */
@@ -364,7 +498,7 @@ keystore_lookup_by_id(int64 id, KeyRow *row)
 
 	keystore_ensure();
 	return keystore_lookup(cache.pkey_index, &cache.int8eq, Int64GetDatum(id),
-						   &snap, false, row);
+						   &snap, false, NULL, row);
 }
 
 /* Switches to the owner of apikey.keys, as SECURITY DEFINER would. */

@@ -19,7 +19,7 @@
 #include "shmem.h"
 
 static void verify_key_internal(const char *key, size_t len, bool key_null,
-								VerifyResult *result);
+								KeystoreProbe *held, VerifyResult *result);
 
 static const char *const status_names[] = {
 	[VS_VALID] = "valid",
@@ -63,9 +63,11 @@ verify_hash_for_new_key(const char *key, size_t len, uint8 *hash)
  * with *snap; when *snap is NULL the first probe takes the latest snapshot
  * (after locking apikey.keys) and leaves it in *snap for the caller.  The
  * row holds only what verification reads (keystore_lookup_by_hash()).
+ * held: the probe the call site keeps open for its statement, or NULL.
  */
 bool
-verify_lookup_snap(const char *key, size_t len, const uint8 *sha, Snapshot *snap, KeyRow *row)
+verify_lookup_snap(const char *key, size_t len, const uint8 *sha, Snapshot *snap,
+				   KeystoreProbe *held, KeyRow *row)
 {
 	uint8		hash[HASHING_SHA256_LEN];
 	bool		found = false;
@@ -73,19 +75,19 @@ verify_lookup_snap(const char *key, size_t len, const uint8 *sha, Snapshot *snap
 	if (apikey_pepper != NULL && apikey_pepper[0] != '\0')
 	{
 		found = hashing_hmac_sha256(apikey_pepper, strlen(apikey_pepper), key, len, hash) &&
-			keystore_lookup_by_hash(hash, snap, row);
+			keystore_lookup_by_hash(hash, snap, held, row);
 	}
 	if (!found && apikey_previous_pepper != NULL && apikey_previous_pepper[0] != '\0')
 	{
 		found = hashing_hmac_sha256(apikey_previous_pepper, strlen(apikey_previous_pepper),
 									key, len, hash) &&
-			keystore_lookup_by_hash(hash, snap, row);
+			keystore_lookup_by_hash(hash, snap, held, row);
 	}
 	if (!found)
 	{
 		if (sha == NULL && hashing_sha256(key, len, hash))
 			sha = hash;
-		found = sha != NULL && keystore_lookup_by_hash(sha, snap, row);
+		found = sha != NULL && keystore_lookup_by_hash(sha, snap, held, row);
 	}
 	explicit_bzero(hash, sizeof(hash));
 	return found;
@@ -97,7 +99,7 @@ verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
 {
 	Snapshot	snap = NULL;
 
-	return verify_lookup_snap(key, len, sha, &snap, row);
+	return verify_lookup_snap(key, len, sha, &snap, NULL, row);
 }
 
 /* The status of a stored key and its user as read, by the contract's precedence. */
@@ -137,7 +139,19 @@ verify_row_status(KeyRow *row, UserInfo *user)
 void
 verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
 {
-	verify_key_internal(key, len, key_null, result);
+	verify_key_internal(key, len, key_null, NULL, result);
+	stats_add((ApikeyCounter) result->status, 1);
+}
+
+/*
+ * verify_key(), reading apikey.keys (on a cache miss) through held, the
+ * probe the calling SQL function keeps open for the rest of its statement.
+ */
+void
+verify_key_held(const char *key, size_t len, bool key_null, KeystoreProbe *held,
+				VerifyResult *result)
+{
+	verify_key_internal(key, len, key_null, held, result);
 	stats_add((ApikeyCounter) result->status, 1);
 }
 
@@ -147,7 +161,8 @@ verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
  * and the user's role permissions, all remembered for next time.
  */
 static void
-verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *result)
+verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *held,
+					VerifyResult *result)
 {
 	KeyfmtParsed parsed;
 	uint8		sha[HASHING_SHA256_LEN];
@@ -187,7 +202,7 @@ verify_key_internal(const char *key, size_t len, bool key_null, VerifyResult *re
 		 */
 		Snapshot	snap = NULL;
 
-		if (!verify_lookup_snap(key, len, sha, &snap, &result->row))
+		if (!verify_lookup_snap(key, len, sha, &snap, held, &result->row))
 		{
 			result->status = VS_UNKNOWN;
 			return;
