@@ -139,8 +139,7 @@ verify_row_status(KeyRow *row, UserInfo *user)
 void
 verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
 {
-	verify_key_internal(key, len, key_null, NULL, result);
-	stats_add((ApikeyCounter) result->status, 1);
+	verify_key_held(key, len, key_null, NULL, result);
 }
 
 /*
