@@ -6,6 +6,8 @@ SELECT default_version FROM pg_available_extensions WHERE name = 'apikey';
 SELECT version FROM pg_available_extension_versions WHERE name = 'apikey' ORDER BY version;
 SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.0' AND target = '1.1';
 SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.0' AND target = '1.1.1';
+SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.0' AND target = '1.2';
+SELECT path FROM pg_extension_update_paths('apikey') WHERE source = '1.1' AND target = '1.2';
 
 CREATE DATABASE apikey_fresh;
 CREATE DATABASE apikey_upgraded;
@@ -29,7 +31,10 @@ SELECT extversion FROM pg_extension WHERE extname = 'apikey';
 CREATE TABLE users (id bigint PRIMARY KEY, tenant_id text NOT NULL, role text NOT NULL);
 INSERT INTO users VALUES (1, 't1', 'owner');
 SELECT apikey_bind_users('users');
-ALTER EXTENSION apikey UPDATE;
+-- 1.0 -> 1.1, then 1.1 -> 1.2 (through 1.1.1)
+ALTER EXTENSION apikey UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'apikey';
+ALTER EXTENSION apikey UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'apikey';
 :describe \gset upgraded_
 SELECT count(*) AS objects FROM pg_depend

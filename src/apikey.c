@@ -29,6 +29,7 @@
 #include "utils/varlena.h"
 
 #include "apikey.h"
+#include "manage.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -189,8 +190,8 @@ strong_random(void *buf, size_t len)
 }
 
 /* Raises 22023 unless name is 1 to 100 characters. */
-static char *
-check_name(FunctionCallInfo fcinfo, int argno)
+char *
+manage_check_name(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *t;
 	int			chars;
@@ -210,8 +211,8 @@ check_name(FunctionCallInfo fcinfo, int argno)
 }
 
 /* Raises 22023 when a required text argument is NULL; returns it otherwise. */
-static char *
-required_text(FunctionCallInfo fcinfo, int argno, const char *what)
+char *
+manage_required_text(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -221,8 +222,8 @@ required_text(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /* Raises 22023 unless scopes is NULL or a one-dimensional array without NULLs. */
-static void
-check_scopes(ArrayType *scopes)
+void
+manage_check_scopes(ArrayType *scopes)
 {
 	if (ARR_NDIM(scopes) > 1)
 		ereport(ERROR,
@@ -235,8 +236,8 @@ check_scopes(ArrayType *scopes)
 }
 
 /* Raises 55000 when apikey_bind_users() has not been called yet. */
-static void
-require_binding(void)
+void
+manage_require_binding(void)
 {
 	if (!binding_is_bound())
 		ereport(ERROR,
@@ -251,8 +252,8 @@ require_binding(void)
  * answer of a user that does not exist: a tenant cannot probe another's ids.
  * Returns the canonical ids through the pointers.
  */
-static void
-check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char **canon_user)
+void
+manage_check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char **canon_user)
 {
 	UserInfo	user;
 
@@ -273,7 +274,7 @@ check_user(const char *tenant_id, const char *user_id, char **canon_tenant, char
 }
 
 /* The application actor of this transaction (apikey.actor), or NULL. */
-static const char *
+const char *
 actor_or_null(void)
 {
 	return (apikey_actor != NULL && apikey_actor[0] != '\0') ? apikey_actor : NULL;
@@ -307,7 +308,7 @@ is_manager_role(const char *role)
  * caller's input.  Returns the actor's tenant, to which every key and user
  * the call touches is then confined, or NULL when no actor is set.
  */
-static char *
+char *
 actor_tenant(const char *tenant)
 {
 	const char *actor = actor_or_null();
@@ -346,8 +347,8 @@ actor_tenant(const char *tenant)
 }
 
 /* Raises 25006 in a read-only transaction (and so on a standby). */
-static void
-require_writable(const char *fname)
+void
+manage_require_writable(const char *fname)
 {
 	PreventCommandIfReadOnly(fname);
 }
@@ -369,8 +370,8 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 	const char *scheme;
 
 	pepper_require_usable();
-	require_binding();
-	check_user(tenant_id, user_id, &canon_tenant, &canon_user);
+	manage_require_binding();
+	manage_check_user(tenant_id, user_id, &canon_tenant, &canon_user);
 
 	len = keyfmt_generate(apikey_namespace, env, strong_random, out->key, sizeof(out->key));
 	if (len < 0)
@@ -422,8 +423,8 @@ return_minted(FunctionCallInfo fcinfo, MintedKey *k)
  * to the tenant given as a guard (when one is given).  Any other key must
  * look exactly like a missing key.
  */
-static bool
-key_visible(const KeyRow *row, const char *guard, const char *actor_tenant)
+bool
+manage_key_visible(const KeyRow *row, const char *guard, const char *actor_tenant)
 {
 	char	   *canon;
 
@@ -436,8 +437,8 @@ key_visible(const KeyRow *row, const char *guard, const char *actor_tenant)
 }
 
 /* Raises P0002 for a key id that does not exist (or is hidden from the caller). */
-static void
-no_such_key_id(int64 id)
+void
+manage_no_such_key_id(int64 id)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NO_DATA_FOUND),
@@ -445,8 +446,8 @@ no_such_key_id(int64 id)
 }
 
 /* Raises P0002 for a key given as text that does not exist (or is hidden). */
-static void
-no_such_key(void)
+void
+manage_no_such_key(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NO_DATA_FOUND),
@@ -458,21 +459,21 @@ no_such_key(void)
  * is in the actor's tenant and in the tenant guard of argument argno.  A
  * hidden key is never locked, so it cannot make the caller wait either.
  */
-static void
-lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row)
+void
+manage_lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row)
 {
 	char	   *guard = PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	char	   *scope = actor_tenant(guard);
 
 	/* a key's tenant never changes (keys_guard): checked before the lock */
-	if (!keystore_lookup_by_id(id, row) || !key_visible(row, guard, scope) ||
+	if (!keystore_lookup_by_id(id, row) || !manage_key_visible(row, guard, scope) ||
 		!keystore_lock_by_id(id, row))
-		no_such_key_id(id);
+		manage_no_such_key_id(id);
 }
 
 /* Reads a required bigint key id argument. */
-static int64
-required_id(FunctionCallInfo fcinfo, int argno)
+int64
+manage_required_id(FunctionCallInfo fcinfo, int argno)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -486,14 +487,14 @@ required_id(FunctionCallInfo fcinfo, int argno)
  * the id argument, and locks the key (tenant guard in argument tenant_argno,
  * actor check).  Returns the id.
  */
-static int64
-begin_key_change(FunctionCallInfo fcinfo, const char *fname, int tenant_argno, KeyRow *row)
+int64
+manage_begin_key_change(FunctionCallInfo fcinfo, const char *fname, int tenant_argno, KeyRow *row)
 {
 	int64		id;
 
-	require_writable(fname);
-	id = required_id(fcinfo, 0);
-	lock_key(fcinfo, tenant_argno, id, row);
+	manage_require_writable(fname);
+	id = manage_required_id(fcinfo, 0);
+	manage_lock_key(fcinfo, tenant_argno, id, row);
 	return id;
 }
 
@@ -507,7 +508,7 @@ apikey_bind_users(PG_FUNCTION_ARGS)
 {
 	int			i;
 
-	require_writable("apikey_bind_users()");
+	manage_require_writable("apikey_bind_users()");
 	for (i = 0; i < 4; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
@@ -534,16 +535,16 @@ apikey_create(PG_FUNCTION_ARGS)
 {
 	char	   *tenant_id;
 	char	   *user_id;
-	char	   *name = check_name(fcinfo, 2);
+	char	   *name = manage_check_name(fcinfo, 2);
 	bool		expires_null = PG_ARGISNULL(3);
 	TimestampTz expires_at = expires_null ? 0 : PG_GETARG_TIMESTAMPTZ(3);
-	char	   *envname = required_text(fcinfo, 4, "environment");
+	char	   *envname = manage_required_text(fcinfo, 4, "environment");
 	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
 	MintedKey	minted;
 
-	require_writable("apikey_create()");
-	tenant_id = required_text(fcinfo, 0, "tenant_id");
-	user_id = required_text(fcinfo, 1, "user_id");
+	manage_require_writable("apikey_create()");
+	tenant_id = manage_required_text(fcinfo, 0, "tenant_id");
+	user_id = manage_required_text(fcinfo, 1, "user_id");
 
 	if (env == KEYFMT_ENV_INVALID)
 		ereport(ERROR,
@@ -555,8 +556,8 @@ apikey_create(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expires_at must be in the future")));
 	if (!PG_ARGISNULL(5))
-		check_scopes(PG_GETARG_ARRAYTYPE_P(5));
-	require_binding();
+		manage_check_scopes(PG_GETARG_ARRAYTYPE_P(5));
+	manage_require_binding();
 	(void) actor_tenant(tenant_id);
 
 	mint_key(tenant_id, user_id, name, env, expires_at, expires_null,
@@ -1019,7 +1020,7 @@ PG_FUNCTION_INFO_V1(apikey_bind_roles);
 Datum
 apikey_bind_roles(PG_FUNCTION_ARGS)
 {
-	require_writable("apikey_bind_roles()");
+	manage_require_writable("apikey_bind_roles()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1033,7 +1034,7 @@ PG_FUNCTION_INFO_V1(apikey_bind_permissions);
 Datum
 apikey_bind_permissions(PG_FUNCTION_ARGS)
 {
-	require_writable("apikey_bind_permissions()");
+	manage_require_writable("apikey_bind_permissions()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1050,7 +1051,7 @@ apikey_revoke_id(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	id = begin_key_change(fcinfo, "apikey_revoke()", 2, &row);
+	id = manage_begin_key_change(fcinfo, "apikey_revoke()", 2, &row);
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_revoke(id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
@@ -1070,7 +1071,7 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 	KeyRow		row;
 	char	   *scope;
 
-	require_writable("apikey_revoke()");
+	manage_require_writable("apikey_revoke()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1084,8 +1085,8 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 				 errdetail("The value given is not a well-formed API key.")));
 	/* a key of another tenant than the actor's is a key that does not exist */
 	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row) ||
-		!key_visible(&row, NULL, scope) || !keystore_lock_by_id(row.id, &row))
-		no_such_key();
+		!manage_key_visible(&row, NULL, scope) || !keystore_lock_by_id(row.id, &row))
+		manage_no_such_key();
 	if (row.revoked)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_revoke(row.id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
@@ -1099,7 +1100,7 @@ apikey_disable(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	id = begin_key_change(fcinfo, "apikey_disable()", 1, &row);
+	id = manage_begin_key_change(fcinfo, "apikey_disable()", 1, &row);
 	if (row.revoked || !row.enabled)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(keystore_set_enabled(id, false));
@@ -1113,7 +1114,7 @@ apikey_enable(PG_FUNCTION_ARGS)
 	int64		id;
 	KeyRow		row;
 
-	id = begin_key_change(fcinfo, "apikey_enable()", 1, &row);
+	id = manage_begin_key_change(fcinfo, "apikey_enable()", 1, &row);
 	if (row.revoked)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1141,8 +1142,8 @@ apikey_rotate(PG_FUNCTION_ARGS)
 	KeyfmtEnv	env;
 	MintedKey	minted;
 
-	require_writable("apikey_rotate()");
-	id = required_id(fcinfo, 0);
+	manage_require_writable("apikey_rotate()");
+	id = manage_required_id(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1156,7 +1157,7 @@ apikey_rotate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("grace must not be negative")));
 
-	lock_key(fcinfo, 2, id, &row);
+	manage_lock_key(fcinfo, 2, id, &row);
 	if (row.revoked)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1222,7 +1223,7 @@ PG_FUNCTION_INFO_V1(apikey_list);
 Datum
 apikey_list(PG_FUNCTION_ARGS)
 {
-	char	   *tenant = required_text(fcinfo, 0, "tenant_id");
+	char	   *tenant = manage_required_text(fcinfo, 0, "tenant_id");
 	char	   *canon;
 	ListState	state;
 
