@@ -101,7 +101,10 @@ ok($node->poll_query_until('postgres', q{
 	  THEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'apikey last-used flush')
 	  ELSE false END}),
 	'the flush empties the pending table');
-is($node->safe_psql('postgres', 'SELECT last_used_dropped FROM apikey_stats()'), '0', 'no note dropped');
+is($node->safe_psql('postgres', 'SELECT last_used_dropped FROM apikey_stats()'), '0', 'no note dropped')
+  or diag("apikey_stats: ", $node->safe_psql('postgres', 'SELECT * FROM apikey_stats()'),
+		  "\nserver log lines about apikey:\n",
+		  join("\n", grep { /apikey|ERROR|FATAL/ } split(/\n/, slurp_file($node->logfile))));
 my ($written, $with) = split /\|/, $node->safe_psql('postgres', q{
 	SELECT (SELECT last_used_written FROM apikey_stats()), count(*)
 	  FROM apikey.keys WHERE last_used_at IS NOT NULL});
