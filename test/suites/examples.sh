@@ -245,6 +245,24 @@ app_checks() {
     t_result "$i" "$n: no key in the app's output"
 }
 
+# The trap the node app avoids: two pool.query() calls are two transactions,
+# so the second sees no tenant: 0 rows and no error.  (The key goes through the
+# environment, never the command line.)
+if [[ " $APPS " == *" node "* ]]; then
+    read -r _ trapkey <<<"$(mint acme 1 "node: the trap")"
+    out=$(cd "$EXAMPLES/node" && KEY=$trapkey node -e '
+        const { Pool } = require("pg");
+        const pool = new Pool({ user: "app_api", max: 2 });
+        (async () => {
+            await pool.query("SELECT apikey_authenticate($1)", [process.env.KEY]);
+            const { rows } = await pool.query("SELECT * FROM orders");
+            console.log(`${rows.length} rows`);
+            await pool.end();
+        })().catch((err) => { console.log(`error ${err.code}`); process.exit(1); });' 2>&1 || true)
+    [ "$out" = "0 rows" ] && i=0 || i=1
+    t_result "$i" "node: authenticate and SELECT as two pool.query() calls: 0 rows, no error ($out)"
+fi
+
 for app in $APPS; do
     case $app in
         node) cmd=(node server.js) ;;
