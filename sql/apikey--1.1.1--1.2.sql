@@ -60,3 +60,26 @@ ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
 
 
 -- (end of section 3)
+
+
+-- ---------------------------------------------------------------------------
+-- Section 4: revocation by key has its own name
+-- ---------------------------------------------------------------------------
+
+-- Drivers that send untyped parameters (node-postgres, psycopg's server-side
+-- prepared statements) made apikey_revoke($1, $2) resolve to the
+-- (key text, reason text) overload, since an unknown-type argument prefers
+-- the string category: revoking by id failed with P0002.  With that overload
+-- gone, apikey_revoke($1, $2) always means revocation by id.
+DROP FUNCTION apikey_revoke(text, text);
+
+CREATE FUNCTION apikey_revoke_key(key text, reason text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'apikey_revoke_key'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_revoke_key(text, text) IS 'revokes the API key given in full (a key found in a log, say); apikey_revoke(key_id) revokes by id';
+REVOKE ALL ON FUNCTION apikey_revoke_key(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_revoke_key(text, text) TO apikey_admin;
+
+-- (end of section 4)

@@ -303,8 +303,8 @@ INSERT INTO leak_keys VALUES
 	(7, 'NULL', NULL);
 CREATE TABLE leak_calls (ord int, call text);
 INSERT INTO leak_calls VALUES
-	(1, $$SELECT apikey_revoke($1::text, 'leaked')$$),
-	(2, $$SELECT apikey_revoke($1::text)$$),
+	(1, $$SELECT apikey_revoke_key($1::text, 'leaked')$$),
+	(2, $$SELECT apikey_revoke_key($1::text)$$),
 	(3, $$SELECT * FROM apikey_authenticate($1)$$),
 	(4, $$SELECT set_config('request.headers', json_build_object('authorization', 'Bearer ' || $1)::text, true),
 	           apikey_postgrest_pre_request()$$),

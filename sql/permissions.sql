@@ -289,7 +289,7 @@ BEGIN
 	"create" := perm_sqlstate(format('SELECT apikey_create(%L, %L, %L)', 'pa', '27', 'by actor'));
 	"revoke(id)" := perm_sqlstate(format('SELECT apikey_revoke(%s::bigint)', id));
 	"revoke(id,r,tenant)" := perm_sqlstate(format('SELECT apikey_revoke(%s::bigint, %L, %L)', id, 'by actor', 'pa'));
-	"revoke(key)" := perm_sqlstate(format('SELECT apikey_revoke(%L::text)', key));
+	"revoke(key)" := perm_sqlstate(format('SELECT apikey_revoke_key(%L::text)', key));
 	rotate := perm_sqlstate(format('SELECT apikey_rotate(%s)', id));
 	disable := perm_sqlstate(format('SELECT apikey_disable(%s)', id));
 	enable := perm_sqlstate(format('SELECT apikey_enable(%s)', id));
@@ -348,7 +348,7 @@ BEGIN;
 SET LOCAL apikey.actor = '24';
 SELECT id AS b_id, key AS b_key FROM apikey_create('pa', '1', 'by actor 24') \gset
 SELECT apikey_revoke(:a2_id, 'by actor 24', 'pa') AS revoked;
-SELECT apikey_revoke(:'b_key', 'leaked') AS revoked;
+SELECT apikey_revoke_key(:'b_key', 'leaked') AS revoked;
 COMMIT;
 SELECT name, created_by, revoked_at IS NOT NULL AS revoked
   FROM apikey.keys WHERE id IN (:a_id, :a2_id, :b_id) ORDER BY id;

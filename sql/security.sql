@@ -11,7 +11,7 @@
 --                                     apikey_verify_header, apikey_postgrest_pre_request
 --   apikey_admin                      all of the verifier's, and apikey_create,
 --                                     apikey_list, apikey_rotate, apikey_disable,
---                                     apikey_enable, both apikey_revoke, apikey_stats,
+--                                     apikey_enable, apikey_revoke, apikey_revoke_key, apikey_stats,
 --                                     apikey_stats_reset
 --   owner / superuser only            apikey_bind_users (and apikey_bind_roles,
 --                                     apikey_bind_permissions)
@@ -82,7 +82,7 @@ WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey_create(text,text,text,timestamp with time zone,text,text[],jsonb)', false, true),
 	('apikey_verify(text)', true, true),
 	('apikey_revoke(bigint,text,text)', false, true),
-	('apikey_revoke(text,text)', false, true),
+	('apikey_revoke_key(text,text)', false, true),
 	('apikey_disable(bigint,text)', false, true),
 	('apikey_enable(bigint,text)', false, true),
 	('apikey_rotate(bigint,interval,text)', false, true),
@@ -184,7 +184,7 @@ INSERT INTO sec_calls VALUES
 	(12, 'apikey_enable', format($$SELECT public.apikey_enable(%s)$$, :sec_a_id)),
 	(13, 'apikey_rotate', format($$SELECT public.apikey_rotate(%s, '1 hour')$$, :sec_a_id)),
 	(14, 'apikey_revoke(id)', format($$SELECT public.apikey_revoke(%s::bigint, 'by id')$$, :sec_b_id)),
-	(15, 'apikey_revoke(key)', format($$SELECT public.apikey_revoke(%L::text, 'by key')$$, :'sec_c_key')),
+	(15, 'apikey_revoke_key(key)', format($$SELECT public.apikey_revoke_key(%L::text, 'by key')$$, :'sec_c_key')),
 	(16, 'apikey_stats', $$SELECT public.apikey_stats()$$),
 	(17, 'apikey_stats_reset', $$SELECT public.apikey_stats_reset()$$),
 	(20, 'SELECT apikey.keys', $$SELECT count(*) FROM apikey.keys$$),
@@ -557,8 +557,8 @@ SELECT valid, status, expires_at IS NOT NULL AS capped FROM public.apikey_verify
 -- revoke by id (with tenant guard), by key; twice each
 SELECT public.apikey_revoke(:tj2_id::bigint, 'trojan test'::text, 'sec'::text) AS revoked_by_id;
 SELECT public.apikey_revoke(:tj2_id::bigint, 'again'::text, NULL::text) AS revoked_by_id_again;
-SELECT public.apikey_revoke(:'tj3_key'::text, 'trojan test'::text) AS revoked_by_key;
-SELECT public.apikey_revoke(:'tj3_key'::text, 'again'::text) AS revoked_by_key_again;
+SELECT public.apikey_revoke_key(:'tj3_key'::text, 'trojan test'::text) AS revoked_by_key;
+SELECT public.apikey_revoke_key(:'tj3_key'::text, 'again'::text) AS revoked_by_key_again;
 SELECT valid, status FROM public.apikey_verify(:'tj2_key'::text);
 SELECT valid, status FROM public.apikey_verify(:'tj3_key'::text);
 -- the errors of the contract, unchanged (their messages show key ids: SQLSTATEs only)
@@ -569,8 +569,8 @@ SELECT * FROM public.apikey_rotate(:tj2_id::bigint, '1 hour'::interval, NULL::te
 SELECT public.apikey_disable(:tj1_id::bigint, 'other'::text);
 \set VERBOSITY default
 SELECT public.apikey_disable(9223372036854775807::bigint, NULL::text);
-SELECT public.apikey_revoke('ak_live_not_a_key'::text, NULL::text);
-SELECT public.apikey_revoke(:'tj_unknown'::text, NULL::text);
+SELECT public.apikey_revoke_key('ak_live_not_a_key'::text, NULL::text);
+SELECT public.apikey_revoke_key(:'tj_unknown'::text, NULL::text);
 SELECT * FROM public.apikey_create('sec'::text, '3'::text, 'other tenant'::text);
 SELECT * FROM public.apikey_create('sec'::text, '1'::text, ''::text);
 -- stats: this backend's counters (new backend, not preloaded): every verification

@@ -24,7 +24,7 @@ SELECT e.extname, array_agg(r.extname ORDER BY r.extname) AS requires
 -- The functions of the contract, with their exact signatures
 SELECT p.oid::regprocedure AS function, pg_get_function_result(p.oid) AS returns
   FROM pg_proc p
- WHERE p.proname IN ('apikey_bind_users', 'apikey_create', 'apikey_verify', 'apikey_revoke',
+ WHERE p.proname IN ('apikey_bind_users', 'apikey_create', 'apikey_verify', 'apikey_revoke', 'apikey_revoke_key',
                      'apikey_disable', 'apikey_enable', 'apikey_rotate', 'apikey_list')
    AND p.pronamespace = 'public'::regnamespace
  ORDER BY p.oid::regprocedure::text COLLATE "C";

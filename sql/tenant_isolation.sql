@@ -62,7 +62,7 @@ INSERT INTO ti_calls VALUES
     ('revoke(id) a revoked key', 'SELECT apikey_revoke(%s::bigint)', :'acme_revoked_id', :'missing_id'),
     ('revoke(id, reason, own tenant)', $$SELECT apikey_revoke(%s::bigint, 'probe', 'globex')$$, :'acme_id', :'missing_id'),
     ('revoke(id, reason, tenant acme)', $$SELECT apikey_revoke(%s::bigint, 'probe', 'acme')$$, :'acme_id', :'missing_id'),
-    ('revoke(key)', $$SELECT apikey_revoke(%L::text, 'probe')$$, :'acme_key', :'missing_key'),
+    ('revoke(key)', $$SELECT apikey_revoke_key(%L::text, 'probe')$$, :'acme_key', :'missing_key'),
     ('rotate', 'SELECT apikey_rotate(%s)', :'acme_id', :'missing_id'),
     ('rotate a revoked key', 'SELECT apikey_rotate(%s)', :'acme_revoked_id', :'missing_id'),
     ('create for an acme user', $$SELECT apikey_create('globex', %L, 'probe')$$, '102', '404'),

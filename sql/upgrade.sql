@@ -47,7 +47,7 @@ SELECT key AS up_key FROM apikey_create('t1', '1', 'after upgrade') \gset
 SELECT valid, status, role FROM apikey_verify(:'up_key');
 UPDATE users SET role = 'viewer';
 SELECT valid, status, role FROM apikey_verify(:'up_key');
-SELECT apikey_revoke(:'up_key', 'upgrade test') AS revoked;
+SELECT apikey_revoke_key(:'up_key', 'upgrade test') AS revoked;
 SELECT action FROM apikey.events ORDER BY id;
 
 \c contrib_regression

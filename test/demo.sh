@@ -64,7 +64,7 @@ SELECT id, user_id, name, prefix, preview, environment, status
 
 \echo
 \echo '--- 8. revoke the key, then verify again ---'
-SELECT apikey_revoke(:demo_id, 'demo: leaked');  -- by id (bigint); apikey_revoke(key text) also exists
+SELECT apikey_revoke(:demo_id, 'demo: leaked');  -- by id (bigint); apikey_revoke_key(key) revokes a key given in full
 SELECT valid, status, key_id, tenant_id, user_id, role
   FROM apikey_verify(:'demo_key');
 

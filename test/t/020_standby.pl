@@ -81,7 +81,7 @@ is($standby->safe_psql('postgres', $later), 'revoked', 'revoked on the primary: 
 my %writes = (
 	'apikey_create'          => q{SELECT apikey_create('t1', '1', 'standby')},
 	'apikey_revoke(id)'      => q{SELECT apikey_revoke(id) FROM tap_keys WHERE name = 'valid'},
-	'apikey_revoke(key)'     => q{SELECT apikey_revoke(key) FROM tap_keys WHERE name = 'valid'},
+	'apikey_revoke_key(key)'     => q{SELECT apikey_revoke_key(key) FROM tap_keys WHERE name = 'valid'},
 	'apikey_rotate'          => q{SELECT apikey_rotate(id) FROM tap_keys WHERE name = 'valid'},
 	'apikey_disable'         => q{SELECT apikey_disable(id) FROM tap_keys WHERE name = 'valid'},
 	'apikey_enable'          => q{SELECT apikey_enable(id) FROM tap_keys WHERE name = 'disabled'},

@@ -82,15 +82,15 @@ for my $s (@statuses) {
 		$want, "verify $name: $want");
 }
 # revoke by key, disable by id, then verify again
-is($node->safe_psql($db, q{SELECT apikey_revoke(key, 'tap') FROM k_revoked}), 't', 'revoke by key');
-is($node->safe_psql($db, q{SELECT apikey_revoke(key, 'again') FROM k_revoked}), 'f', 'revoke by key again: false');
+is($node->safe_psql($db, q{SELECT apikey_revoke_key(key, 'tap') FROM k_revoked}), 't', 'revoke by key');
+is($node->safe_psql($db, q{SELECT apikey_revoke_key(key, 'again') FROM k_revoked}), 'f', 'revoke by key again: false');
 is($node->safe_psql($db, q{SELECT apikey_disable(id) FROM k_disabled}), 't', 'disable');
 is($node->safe_psql($db, q{SELECT v.status FROM k_revoked k, apikey_verify(k.key) v}), 'revoked', 'verify revoked');
 is($node->safe_psql($db, q{SELECT v.status FROM k_disabled k, apikey_verify(k.key) v}), 'disabled', 'verify disabled');
 
 # revoke by key: errors for malformed and unknown keys (logged with their statements)
 for my $name (qw(malformed unknown)) {
-	my ($ret, $out, $err) = $node->psql($db, "SELECT apikey_revoke(key) FROM k_$name");
+	my ($ret, $out, $err) = $node->psql($db, "SELECT apikey_revoke_key(key) FROM k_$name");
 	like($err, qr/API key does not exist/, "revoke by key, $name: error");
 }
 
@@ -132,7 +132,7 @@ $node->safe_psql($db, q{
 			SELECT status INTO s FROM apikey_verify_header('Bearer ' || r.key);
 		END LOOP;
 		BEGIN
-			PERFORM apikey_revoke(key) FROM k_malformed;
+			PERFORM apikey_revoke_key(key) FROM k_malformed;
 		EXCEPTION WHEN no_data_found THEN
 			NULL;
 		END;
@@ -176,10 +176,10 @@ out.append(bad)
 cur.execute("SELECT status FROM apikey_verify(%s)", (bad,))
 assert cur.fetchone()[0] == "malformed"
 # revoke by key, an error with the key as a parameter, rotate
-cur.execute("SELECT apikey_revoke(%s::text, %s)", (key, "bound"))
+cur.execute("SELECT apikey_revoke_key(%s::text, %s)", (key, "bound"))
 assert cur.fetchone()[0] is True
 try:
-    cur.execute("SELECT apikey_revoke(%s::text)", (bad,))
+    cur.execute("SELECT apikey_revoke_key(%s::text)", (bad,))
     raise SystemExit("revoke of a malformed key did not fail")
 except psycopg.errors.NoDataFound:
     pass

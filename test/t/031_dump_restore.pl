@@ -86,7 +86,7 @@ $old->restart;
 is($old->safe_psql('appdb', q{SELECT current_setting('apikey.pepper_file') <> ''}), 't', 'pepper in effect on the source');
 create_key('peppered', q{'t1', '2', 'peppered', scopes => ARRAY['docs:read', 'docs:write']});
 create_key('peppered_revoked', q{'t2', '10', 'peppered, revoked'});
-$old->safe_psql('appdb', qq{SELECT apikey_revoke('$key{peppered_revoked}')});
+$old->safe_psql('appdb', qq{SELECT apikey_revoke_key('$key{peppered_revoked}')});
 is($old->safe_psql('appdb', q{SELECT string_agg(DISTINCT hash_scheme, ',' ORDER BY hash_scheme) FROM apikey.keys}),
 	'hmac-sha256,sha256', 'both hash schemes are in the table');
 

@@ -82,7 +82,7 @@ cmp_ok($node->safe_psql('postgres', 'SELECT id FROM after_crash'), '>', $seq0,
 is($node->safe_psql('postgres', 'SELECT count(*) FROM apikey.keys WHERE id IN (SELECT id FROM after_crash)'), '1',
 	'and it is unique');
 is($node->safe_psql('postgres', q{SELECT v.status FROM after_crash a, apikey_verify(a.key) v}), 'valid', 'create and verify after the crash');
-is($node->safe_psql('postgres', q{SELECT apikey_revoke(key, 'after') FROM after_crash}), 't', 'revoke after the crash');
+is($node->safe_psql('postgres', q{SELECT apikey_revoke_key(key, 'after') FROM after_crash}), 't', 'revoke after the crash');
 is($node->safe_psql('postgres', q{SELECT v.status FROM after_crash a, apikey_verify(a.key) v}), 'revoked', 'revoked after the crash');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM generate_series(1, 1000) g, apikey_create('t1', '1', 'again ' || g) c}),
 	'1000', 'a bulk create of 1000 keys succeeds after the crash');

@@ -137,7 +137,7 @@ is($node->safe_psql('postgres',
 	't', 'a new key is stored with the new pepper');
 
 # revoke by key works whatever the scheme
-is($node->safe_psql('postgres', q{SELECT apikey_revoke(key, 'test') FROM k WHERE label = 'p1'}), 't',
+is($node->safe_psql('postgres', q{SELECT apikey_revoke_key(key, 'test') FROM k WHERE label = 'p1'}), 't',
 	'revoke by key finds a key stored with the previous pepper');
 is(status_of('p1'), 'revoked', 'and it is revoked');
 
