@@ -14,7 +14,13 @@ MODULE_big = apikey
 PGFILEDESC = "apikey - API keys issued, verified and revoked inside PostgreSQL"
 
 OBJS = \
-	src/apikey.o \
+	src/settings.o \
+	src/verify_sql.o \
+	src/postgrest.o \
+	src/actor.o \
+	src/manage.o \
+	src/bind_sql.o \
+	src/stats.o \
 	src/keyfmt.o \
 	src/hashing.o \
 	src/boundrel.o \

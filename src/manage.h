@@ -3,7 +3,7 @@
  *	  The checks every management function makes, in the order it makes
  *	  them: arguments, read-only transaction, the actor, then the key.
  *
- * Defined in apikey.c.  A management function (create, revoke, disable,
+ * Defined in manage.c.  A management function (create, revoke, disable,
  * enable, rotate, update, consume, import, prune ...) uses these and never
  * its own copy: a key outside the actor's tenant must look exactly like a
  * missing one, whichever function is asked.
@@ -13,6 +13,7 @@
 #define APIKEY_MANAGE_H
 
 #include "apikey.h"
+#include "actor.h"
 
 /* arguments: each raises 22023 with a message naming the argument */
 extern char *manage_check_name(FunctionCallInfo fcinfo, int argno);
@@ -27,10 +28,6 @@ extern void manage_require_writable(const char *fname);
 /* the user a key is issued to: 23503 when missing or in another tenant, 55000 when inactive */
 extern void manage_check_user(const char *tenant_id, const char *user_id,
 							  char **canon_tenant, char **canon_user);
-
-/* the actor (apikey.actor): NULL when unset; actor_tenant raises 42501 */
-extern const char *actor_or_null(void);
-extern char *actor_tenant(const char *tenant);
 
 /* keys: hidden keys look missing (P0002) */
 extern bool manage_key_visible(const KeyRow *row, const char *guard, const char *actor_tenant);
