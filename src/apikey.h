@@ -31,7 +31,7 @@
 
 #define APIKEY_NAME_MAX				100
 
-/* GUCs (apikey.c) */
+/* GUCs (settings.c) */
 extern char *apikey_namespace;
 extern int	apikey_last_used_interval;
 extern char *apikey_manage_permission;
@@ -183,7 +183,7 @@ extern void lastused_register_launcher(void);
 extern char *apikey_primary_conninfo;
 extern void lastused_ship_to_primary(void);
 
-/* request context and actor (apikey.c) */
+/* the actor setting (settings.c) */
 extern char *apikey_actor;
 
 #endif							/* APIKEY_H */
