@@ -38,11 +38,48 @@ OBJS = \
 DATA = $(wildcard sql/apikey--*.sql)
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults)
-REGRESS = setup create verify revoke manage list rotate roles bulk guc hashing lastused stats upgrade security badinput permissions context no_escalation_bound_tables cache_sees_before_triggers bind_partitioned_refused bound_table_renamed bound_column_types tenant_isolation hostile_headers verify_paths verify_cache_entries held_probe
+REGRESS = \
+	setup \
+	create \
+	verify \
+	revoke \
+	manage \
+	list \
+	rotate \
+	roles \
+	bulk \
+	guc \
+	hashing \
+	lastused \
+	stats \
+	upgrade \
+	security \
+	badinput \
+	permissions \
+	context \
+	no_escalation_bound_tables \
+	cache_sees_before_triggers \
+	bind_partitioned_refused \
+	bound_table_renamed \
+	bound_column_types \
+	tenant_isolation \
+	hostile_headers \
+	verify_paths \
+	verify_cache_entries \
+	held_probe
 REGRESS_OPTS = --load-extension=pgcrypto
 
 # isolation specs: test/isolation/specs/*.spec, test/isolation/expected/*.out
-ISOLATION = revoke-verify verify-concurrent rotate-rotate disable-revoke revoke-while-users-locked tenant-hidden-key verify-never-blocks-revoke verify-lock-order verify-user-change-while-waiting
+ISOLATION = \
+	revoke-verify \
+	verify-concurrent \
+	rotate-rotate \
+	disable-revoke \
+	revoke-while-users-locked \
+	tenant-hidden-key \
+	verify-never-blocks-revoke \
+	verify-lock-order \
+	verify-user-change-while-waiting
 ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CONFIG ?= pg_config

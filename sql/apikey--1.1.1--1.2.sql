@@ -1,4 +1,4 @@
-/* apikey--1.1.1--1.2.sql: rate limits, usage credits, key updates, lifecycle, imported keys, revocation by key */
+/* apikey--1.1.1--1.2.sql: rate limits, usage credits, apikey_update, lifecycle, imported keys, apikey_revoke_key */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION apikey UPDATE TO '1.2'" to load this file. \quit
@@ -15,25 +15,60 @@ ALTER TABLE apikey.events ADD CONSTRAINT events_action_check
 	CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['create', 'rotate', 'revoke', 'disable', 'enable',
 													'expire', 'update', 'import', 'prune', 'rehash']));
 
--- A key's rate limit: rate_limit requests per rate_window, counted in shared
--- memory by verification (section 1); both set or both NULL.  Shared by
--- apikey_create/apikey_update (section 2) and verification (section 1).
-ALTER TABLE apikey.keys
-	ADD COLUMN rate_limit integer
-		CONSTRAINT keys_rate_limit_positive CHECK (rate_limit OPERATOR(pg_catalog.>) 0),
-	ADD COLUMN rate_window interval
-		CONSTRAINT keys_rate_window_positive CHECK (rate_window OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
-	ADD CONSTRAINT keys_rate_limit_pair CHECK ((rate_limit IS NULL) OPERATOR(pg_catalog.=) (rate_window IS NULL));
-COMMENT ON COLUMN apikey.keys.rate_limit IS 'requests allowed per rate_window (NULL: the tenant default, else no limit)';
-COMMENT ON COLUMN apikey.keys.rate_window IS 'the window of rate_limit';
+-- The columns and tables the 1.2 features share (each section below adds the
+-- behaviour that reads them).
 
--- A changed limit must reach every backend's verification cache.
-DROP TRIGGER keys_cache_invalidate_update ON apikey.keys;
-CREATE TRIGGER keys_cache_invalidate_update AFTER UPDATE ON apikey.keys
-	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate(
-		'revoked_at', 'enabled', 'expires_at', 'scopes', 'metadata', 'environment',
-		'name', 'prefix', 'suffix', 'hash_scheme', 'rate_limit', 'rate_window');
-ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
+-- A key's own rate limit: rate_limit requests per rate_window, counted in
+-- shared memory by verification (section 1).  Both or neither.
+ALTER TABLE apikey.keys
+	ADD COLUMN rate_limit integer CHECK (rate_limit OPERATOR(pg_catalog.>) 0),
+	ADD COLUMN rate_window interval
+		CHECK (rate_window OPERATOR(pg_catalog.>) interval '0'
+			   AND rate_window OPERATOR(pg_catalog.<=) interval '1 day'),
+	ADD CONSTRAINT keys_rate_limit_pair
+		CHECK ((rate_limit IS NULL) OPERATOR(pg_catalog.=) (rate_window IS NULL));
+COMMENT ON COLUMN apikey.keys.rate_limit IS 'requests allowed per rate_window (NULL: the tenant default of apikey.tenant_limits, else none)';
+COMMENT ON COLUMN apikey.keys.rate_window IS 'the window of rate_limit (at most a day)';
+
+-- Usage credits: a key with a row here spends them through apikey_consume()
+-- (section 2).  Kept out of apikey.keys so that spending a credit never
+-- locks the key's row: a revoke never waits for a request in flight.
+CREATE TABLE apikey.key_credits (
+	key_id			bigint PRIMARY KEY REFERENCES apikey.keys (id) ON DELETE CASCADE,
+	remaining		bigint NOT NULL CHECK (remaining OPERATOR(pg_catalog.>=) 0),
+	refill_amount	bigint CHECK (refill_amount OPERATOR(pg_catalog.>) 0),
+	refill_interval	interval CHECK (refill_interval OPERATOR(pg_catalog.>) interval '0'),
+	refilled_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT key_credits_refill_pair
+		CHECK ((refill_amount IS NULL) OPERATOR(pg_catalog.=) (refill_interval IS NULL))
+);
+COMMENT ON TABLE apikey.key_credits IS 'usage credits of a key, spent by apikey_consume() inside the caller''s transaction';
+COMMENT ON COLUMN apikey.key_credits.refill_amount IS 'remaining is set back to this at every refill_interval after refilled_at';
+SELECT pg_catalog.pg_extension_config_dump('apikey.key_credits', '');
+
+-- apikey_create takes the rate limit and credits of the new key
+DROP FUNCTION apikey_create(text, text, text, timestamptz, text, text[], jsonb);
+CREATE FUNCTION apikey_create(
+	tenant_id text,
+	user_id text,
+	name text,
+	expires_at timestamptz DEFAULT NULL,
+	environment text DEFAULT 'live',
+	scopes text[] DEFAULT NULL,
+	metadata jsonb DEFAULT NULL,
+	rate_limit integer DEFAULT NULL,
+	rate_window interval DEFAULT NULL,
+	remaining bigint DEFAULT NULL,
+	refill_amount bigint DEFAULT NULL,
+	refill_interval interval DEFAULT NULL)
+RETURNS TABLE(id bigint, key text, prefix text, created_at timestamptz, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'apikey_create'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION apikey_create(text, text, text, timestamptz, text, text[], jsonb,
+									 integer, interval, bigint, bigint, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_create(text, text, text, timestamptz, text, text[], jsonb,
+										integer, interval, bigint, bigint, interval) TO apikey_admin;
 
 
 -- ---------------------------------------------------------------------------

@@ -79,7 +79,7 @@ SELECT p.oid::regprocedure AS function,
 -- The same against the contract: rows here are violations (expected: none)
 WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey_bind_users(regclass,name,name,name,name)', false, false),
-	('apikey_create(text,text,text,timestamp with time zone,text,text[],jsonb)', false, true),
+	('apikey_create(text,text,text,timestamp with time zone,text,text[],jsonb,integer,interval,bigint,bigint,interval)', false, true),
 	('apikey_verify(text)', true, true),
 	('apikey_revoke(bigint,text,text)', false, true),
 	('apikey_revoke_key(text,text)', false, true),

@@ -46,6 +46,17 @@
 #endif
 
 /*
+ * A function that never returns: PostgreSQL 18 replaced the trailing
+ * pg_attribute_noreturn() with a leading pg_noreturn.  Write
+ *	extern APIKEY_NORETURN void f(void);
+ */
+#if PG_VERSION_NUM >= 180000
+#define APIKEY_NORETURN pg_noreturn
+#else
+#define APIKEY_NORETURN pg_attribute_noreturn()
+#endif
+
+/*
  * strlcpy: port.h declares it only where the C library lacked it when the
  * server was configured.  Headers configured against glibc 2.38+ (which has
  * strlcpy) but used with an older glibc need the declaration; the function

@@ -31,8 +31,8 @@ extern void manage_check_user(const char *tenant_id, const char *user_id,
 
 /* keys: hidden keys look missing (P0002) */
 extern bool manage_key_visible(const KeyRow *row, const char *guard, const char *actor_tenant);
-extern void manage_no_such_key_id(int64 id) pg_attribute_noreturn();
-extern void manage_no_such_key(void) pg_attribute_noreturn();
+extern APIKEY_NORETURN void manage_no_such_key_id(int64 id);
+extern APIKEY_NORETURN void manage_no_such_key(void);
 extern void manage_lock_key(FunctionCallInfo fcinfo, int argno, int64 id, KeyRow *row);
 extern int64 manage_begin_key_change(FunctionCallInfo fcinfo, const char *fname,
 									 int tenant_argno, KeyRow *row);

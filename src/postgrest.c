@@ -7,6 +7,7 @@
 
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "common/jsonapi.h"
 
 #include "apikey.h"
