@@ -46,6 +46,15 @@ COMMENT ON TABLE apikey.key_credits IS 'usage credits of a key, spent by apikey_
 COMMENT ON COLUMN apikey.key_credits.refill_amount IS 'remaining is set back to this at every refill_interval after refilled_at';
 SELECT pg_catalog.pg_extension_config_dump('apikey.key_credits', '');
 
+-- Verification caches the rate limit with the key, and an imported key's
+-- hash may be re-stored once (section 3): both invalidate like the rest.
+DROP TRIGGER keys_cache_invalidate_update ON apikey.keys;
+CREATE TRIGGER keys_cache_invalidate_update AFTER UPDATE ON apikey.keys
+	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate(
+		'revoked_at', 'enabled', 'expires_at', 'scopes', 'metadata', 'environment',
+		'name', 'prefix', 'suffix', 'hash_scheme', 'rate_limit', 'rate_window', 'key_hash');
+ALTER TABLE apikey.keys ENABLE ALWAYS TRIGGER keys_cache_invalidate_update;
+
 -- apikey_create takes the rate limit and credits of the new key
 DROP FUNCTION apikey_create(text, text, text, timestamptz, text, text[], jsonb);
 CREATE FUNCTION apikey_create(
