@@ -35,6 +35,7 @@
 #include "utils/syscache.h"
 
 #include "apikey.h"
+#include "keystore.h"
 
 /* Columns of apikey.keys the C code reads, by attribute number */
 typedef struct KeyAttnums

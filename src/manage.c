@@ -14,6 +14,11 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "settings.h"
+#include "pepper.h"
+#include "binding.h"
+#include "keystore.h"
+#include "verify.h"
 #include "actor.h"
 #include "manage.h"
 #include "shmem.h"

@@ -44,6 +44,8 @@
 #include "utils/syscache.h"
 
 #include "apikey.h"
+#include "permissions.h"
+#include "verify_cache.h"
 #include "boundrel.h"
 
 #define ROLE_BINDING_TABLE			"role_binding"
