@@ -28,6 +28,7 @@ OBJS = \
 	src/keystore.o \
 	src/verify.o \
 	src/verify_cache.o \
+	src/lifecycle.o \
 	src/permissions.o \
 	src/lastused.o \
 	src/lastused_worker.o \
@@ -43,6 +44,7 @@ REGRESS = \
 	create \
 	verify \
 	revoke \
+	lifecycle \
 	manage \
 	list \
 	rotate \
@@ -75,6 +77,7 @@ ISOLATION = \
 	verify-concurrent \
 	rotate-rotate \
 	disable-revoke \
+	events-notify \
 	revoke-while-users-locked \
 	tenant-hidden-key \
 	verify-never-blocks-revoke \

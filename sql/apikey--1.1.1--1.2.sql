@@ -94,6 +94,59 @@ GRANT EXECUTE ON FUNCTION apikey_create(text, text, text, timestamptz, text, tex
 -- ---------------------------------------------------------------------------
 
 
+-- ---------------------------------------------------------------------------
+-- Section 2b: lifecycle (apikey.max_idle is a setting, applied by
+-- verification: src/lifecycle.c)
+-- ---------------------------------------------------------------------------
+
+-- A pruned key may be the predecessor of a key still in use: its successor
+-- forgets where it came from instead of blocking the delete.  (keys_guard
+-- allows the UPDATE of rotated_from this makes.)
+ALTER TABLE apikey.keys
+	DROP CONSTRAINT keys_rotated_from_fkey,
+	ADD CONSTRAINT keys_rotated_from_fkey FOREIGN KEY (rotated_from)
+		REFERENCES apikey.keys (id) ON DELETE SET NULL;
+
+CREATE FUNCTION apikey_revoke_user(tenant_id text, user_id text, reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikey_revoke_user'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_revoke_user(text, text, text) IS 'revokes every key of a user (who need not exist any more) and returns how many';
+REVOKE ALL ON FUNCTION apikey_revoke_user(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_revoke_user(text, text, text) TO apikey_admin;
+
+CREATE FUNCTION apikey_prune(older_than interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikey_prune'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_prune(interval) IS 'deletes the keys revoked or expired longer ago than older_than, leaving a prune event for each; returns how many';
+REVOKE ALL ON FUNCTION apikey_prune(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_prune(interval) TO apikey_admin;
+
+-- Every audited change notifies channel apikey_events with the event's id
+-- (never a key or a hash), at commit, so that an application can LISTEN and
+-- send webhooks.  Only events recorded now: a restored dump's rows keep
+-- their own time and notify nothing.  Not ENABLE ALWAYS: a logical
+-- replica's apply worker does not notify the events its publisher already
+-- notified.
+CREATE FUNCTION apikey.events_notify() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $notify$
+BEGIN
+	IF NEW.at OPERATOR(pg_catalog.=) pg_catalog.now() THEN
+		PERFORM pg_catalog.pg_notify('apikey_events', NEW.id::pg_catalog.text);
+	END IF;
+	RETURN NULL;
+END
+$notify$;
+REVOKE ALL ON FUNCTION apikey.events_notify() FROM PUBLIC;
+
+CREATE TRIGGER events_notify AFTER INSERT ON apikey.events
+	FOR EACH ROW EXECUTE FUNCTION apikey.events_notify();
+
 -- (end of section 2)
 
 

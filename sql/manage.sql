@@ -25,13 +25,13 @@ SELECT apikey_enable(:id1, 'acme') AS enabled;
 
 -- Tenant guard: for another tenant the key does not exist (P0002, same
 -- message as for an id that does not exist), and nothing changes
-SELECT replace(expect_error(format('SELECT apikey_disable(%s, %L)', :id1, 'globex')), :'id1', '<id>') AS disable_other_tenant,
-       replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id1, 'globex')), :'id1', '<id>') AS enable_other_tenant;
+SELECT replace(expect_error(format('SELECT apikey_disable(%s, %L)', :id1, 'globex')), 'key ' || :'id1', 'key <id>') AS disable_other_tenant,
+       replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id1, 'globex')), 'key ' || :'id1', 'key <id>') AS enable_other_tenant;
 SELECT expect_error(format('SELECT apikey_disable(%s, %L)', :id1, 'globex')) =
        replace(expect_error('SELECT apikey_disable(999999999)'), '999999999', :'id1') AS identical_to_missing;
 SELECT enabled FROM apikey.keys WHERE id = :id1;
 SELECT apikey_disable(:id1);
-SELECT replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id1, 'globex')), :'id1', '<id>') AS enable_other_tenant;
+SELECT replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id1, 'globex')), 'key ' || :'id1', 'key <id>') AS enable_other_tenant;
 SELECT enabled FROM apikey.keys WHERE id = :id1;
 SELECT apikey_enable(:id1);
 
@@ -48,15 +48,15 @@ SELECT expect_error($$SELECT apikey_disable(NULL, 'acme')$$);
 SELECT id AS id2, key AS k2 FROM apikey_create('acme', '2', 'revoked then enabled') \gset
 SELECT apikey_disable(:id2);
 SELECT apikey_revoke(:id2);
-SELECT replace(expect_error(format('SELECT apikey_enable(%s)', :id2)), :'id2', '<id>') AS enable_revoked;
+SELECT replace(expect_error(format('SELECT apikey_enable(%s)', :id2)), 'key ' || :'id2', 'key <id>') AS enable_revoked;
 SELECT enabled, revoked_at IS NOT NULL AS revoked FROM apikey.keys WHERE id = :id2;
 SELECT status FROM apikey_verify(:'k2');
 
 -- For another tenant, even a revoked key does not exist (P0002, not 55000)
-SELECT replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id2, 'globex')), :'id2', '<id>') AS enable_other_tenant;
+SELECT replace(expect_error(format('SELECT apikey_enable(%s, %L)', :id2, 'globex')), 'key ' || :'id2', 'key <id>') AS enable_other_tenant;
 
 -- Also when the revoked key was never disabled
 SELECT id AS id3, key AS k3 FROM apikey_create('acme', '2', 'revoked while enabled') \gset
 SELECT apikey_revoke(:id3);
-SELECT replace(expect_error(format('SELECT apikey_enable(%s)', :id3)), :'id3', '<id>') AS enable_revoked;
+SELECT replace(expect_error(format('SELECT apikey_enable(%s)', :id3)), 'key ' || :'id3', 'key <id>') AS enable_revoked;
 SELECT status FROM apikey_verify(:'k3');

@@ -98,7 +98,10 @@ WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey.keys_guard()', false, false),
 	('apikey.keys_audit()', false, false),
 	('apikey.cache_invalidate()', false, false),
-	('apikey.binding_changed()', false, false)),
+	('apikey.binding_changed()', false, false),
+	('apikey_revoke_user(text,text,text)', false, true),
+	('apikey_prune(interval)', false, true),
+	('apikey.events_notify()', false, false)),
 actual AS (
 	SELECT p.oid::regprocedure::text AS fn,
 	       has_function_privilege('public', p.oid, 'EXECUTE') AS pub,

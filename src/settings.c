@@ -13,6 +13,7 @@
 #include "pepper.h"
 #include "verify_cache.h"
 #include "lastused.h"
+#include "lifecycle.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -27,6 +28,7 @@ static char *apikey_ctx_tenant_id = NULL;
 static char *apikey_ctx_user_id = NULL;
 static char *apikey_ctx_role = NULL;
 int			apikey_last_used_interval = 60;
+int			apikey_max_idle = 0;
 
 void		_PG_init(void);
 
@@ -60,6 +62,15 @@ _PG_init(void)
 							NULL,
 							&apikey_last_used_interval,
 							60, 1, 86400,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("apikey.max_idle",
+							"A key unused for longer than this verifies as expired (0: off).",
+							"Last use is recorded at the granularity of apikey.last_used_interval (and apikey.last_used_flush_interval when preloaded): keep this much larger.",
+							&apikey_max_idle,
+							0, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);

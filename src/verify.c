@@ -5,7 +5,8 @@
  *
  * The order is the contract: malformed keys are refused in C before any
  * table is touched; a key's own state is checked before its user, with the
- * precedence revoked, disabled, expired, user_inactive.  Nothing here raises
+ * precedence revoked, disabled, expired (past expires_at, or idle longer
+ * than apikey.max_idle: lifecycle.c), user_inactive.  Nothing here raises
  * on any input, and nothing here writes (last-used tracking is lastused.c).
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,7 @@
 #include "verify_cache.h"
 #include "permissions.h"
 #include "lastused.h"
+#include "lifecycle.h"
 #include "shmem.h"
 
 static void verify_key_internal(const char *key, size_t len, bool key_null,
@@ -109,6 +111,13 @@ verify_lookup(const char *key, size_t len, const uint8 *sha, KeyRow *row)
 	return verify_lookup_snap(key, len, sha, &snap, NULL, row);
 }
 
+/* True when the key's expires_at has passed (at statement start). */
+static inline bool
+verify_past_expiry(const KeyRow *row)
+{
+	return !row->expires_null && row->expires_at <= GetCurrentStatementStartTimestamp();
+}
+
 /* The status of a stored key and its user as read, by the contract's precedence. */
 static VerifyStatus
 verify_decide(const KeyRow *row, const UserInfo *user)
@@ -117,7 +126,7 @@ verify_decide(const KeyRow *row, const UserInfo *user)
 		return VS_REVOKED;
 	if (!row->enabled)
 		return VS_DISABLED;
-	if (!row->expires_null && row->expires_at <= GetCurrentStatementStartTimestamp())
+	if (verify_past_expiry(row) || lifecycle_idle(row))
 		return VS_EXPIRED;
 	if (!user->found || !user->active ||
 		user->tenant_id == NULL || strcmp(user->tenant_id, row->tenant_id) != 0)
@@ -222,6 +231,18 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 	}
 
 	result->status = verify_decide(&result->row, &result->user);
+
+	/*
+	 * Idle by the last use this backend read: other backends may have used
+	 * the key since (the cache keeps the last use it read, and a use alone
+	 * invalidates nothing), so read it again before answering expired.
+	 */
+	if (result->status == VS_EXPIRED && !verify_past_expiry(&result->row) &&
+		lifecycle_refresh_last_use(&result->row))
+	{
+		verify_cache_touch(sha, result->row.last_used_at);
+		result->status = verify_decide(&result->row, &result->user);
+	}
 	if (result->status != VS_VALID)
 		return;
 	if (role_perms != NULL)
