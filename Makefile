@@ -19,6 +19,8 @@ OBJS = \
 	src/postgrest.o \
 	src/actor.o \
 	src/manage.o \
+	src/credits.o \
+	src/update.o \
 	src/bind_sql.o \
 	src/stats.o \
 	src/keyfmt.o \
