@@ -46,6 +46,8 @@ REGRESS = \
 	verify \
 	revoke \
 	manage \
+	credits \
+	update \
 	list \
 	rotate \
 	roles \
@@ -76,6 +78,7 @@ ISOLATION = \
 	revoke-verify \
 	verify-concurrent \
 	rotate-rotate \
+	consume-concurrent \
 	disable-revoke \
 	revoke-while-users-locked \
 	tenant-hidden-key \
