@@ -291,24 +291,27 @@ credits_store(int64 id, const KeyLimits *l)
 }
 
 /*
- * Runs plan for key id and cost; true with the bigint of its first column
- * in *value when it returned a row.
+ * Runs plan with key id and cost; true when it returned a row, with its
+ * bigint columns in values[0 .. nvalues - 1].
  */
 static bool
-credits_run(SPIPlanPtr plan, int64 id, int64 cost, int expected, int64 *value)
+credits_run(SPIPlanPtr plan, int64 id, int64 cost, int expected, int64 *values, int nvalues)
 {
-	Datum		values[2];
+	Datum		args[2];
 	bool		isnull;
 	int			ret;
+	int			i;
 
-	values[0] = Int64GetDatum(id);
-	values[1] = Int64GetDatum(cost);
-	ret = SPI_execute_plan(plan, values, NULL, false, 1);
+	args[0] = Int64GetDatum(id);
+	args[1] = Int64GetDatum(cost);
+	ret = SPI_execute_plan(plan, args, NULL, false, 1);
 	if (ret != expected)
 		elog(ERROR, "could not read the credits of an API key: SPI result %d", ret);
 	if (SPI_processed != 1)
 		return false;
-	*value = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	for (i = 0; i < nvalues; i++)
+		values[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												i + 1, &isnull));
 	return true;
 }
 
@@ -318,12 +321,15 @@ credits_run(SPIPlanPtr plan, int64 id, int64 cost, int expected, int64 *value)
  * VS_USAGE_EXCEEDED when not enough remains (nothing spent), *remaining to
  * the balance after the call, or *remaining_null for a key without credits.
  *
- * The conditional UPDATE locks the row only when the balance it sees is
+ * The spend is one conditional UPDATE of the credits row by key id (a
+ * primary-key probe): it locks the row only when the balance it sees is
  * enough; a concurrent spender holding the row makes it wait, and it then
  * rechecks the latest version (READ COMMITTED).  When it changes nothing,
- * a new statement reads the balance: no row means no credits, too little
- * means usage_exceeded, enough means the row moved under it (a rotation
- * committed meanwhile), and the UPDATE is tried again.
+ * a new statement reads the balance of the chain: no row means no credits
+ * (unlimited), too little means usage_exceeded, and enough means the row
+ * is another key's (a rotated key spends from its newest successor) or
+ * moved under it (a rotation committed meanwhile): the UPDATE is tried
+ * again on that key.
  */
 static void
 credits_spend(int64 id, int64 cost, VerifyStatus *status, int64 *remaining, bool *remaining_null)
@@ -331,6 +337,7 @@ credits_spend(int64 id, int64 cost, VerifyStatus *status, int64 *remaining, bool
 	Oid			save_userid;
 	int			save_sec_context;
 	int			attempt;
+	int64		target = id;
 
 	keystore_become_owner(&save_userid, &save_sec_context);
 	credits_spi_connect();
@@ -338,36 +345,35 @@ credits_spend(int64 id, int64 cost, VerifyStatus *status, int64 *remaining, bool
 	{
 		Oid			argtypes[2] = {INT8OID, INT8OID};
 
-		spend_plan = keystore_prepare(CREDITS_CHAIN
-									  "UPDATE apikey.key_credits c"
+		spend_plan = keystore_prepare("UPDATE apikey.key_credits c"
 									  " SET remaining = " CREDITS_BALANCE " OPERATOR(pg_catalog.-) $2,"
 									  " refilled_at = " CREDITS_REFILLED_AT
-									  " WHERE c.key_id OPERATOR(pg_catalog.=) " CREDITS_TARGET
+									  " WHERE c.key_id OPERATOR(pg_catalog.=) $1"
 									  " AND " CREDITS_BALANCE " OPERATOR(pg_catalog.>=) $2"
 									  " RETURNING c.remaining",
 									  2, argtypes);
 		balance_plan = keystore_prepare(CREDITS_CHAIN
-										"SELECT " CREDITS_BALANCE " FROM apikey.key_credits c"
+										"SELECT c.key_id, " CREDITS_BALANCE " FROM apikey.key_credits c"
 										" WHERE c.key_id OPERATOR(pg_catalog.=) " CREDITS_TARGET,
-										2, argtypes);
+										1, argtypes);
 	}
 
 	*remaining_null = true;
 	for (attempt = 1;; attempt++)
 	{
-		int64		balance;
+		int64		found[2];	/* the key holding the balance, and the balance */
 
 		if (cost > 0 && !XactReadOnly &&
-			credits_run(spend_plan, id, cost, SPI_OK_UPDATE_RETURNING, remaining))
+			credits_run(spend_plan, target, cost, SPI_OK_UPDATE_RETURNING, remaining, 1))
 		{
 			*remaining_null = false;
 			break;
 		}
-		if (!credits_run(balance_plan, id, cost, SPI_OK_SELECT, &balance))
+		if (!credits_run(balance_plan, id, cost, SPI_OK_SELECT, found, 2))
 			break;				/* no credits: unlimited */
-		*remaining = balance;
+		*remaining = found[1];
 		*remaining_null = false;
-		if (balance < cost)
+		if (found[1] < cost)
 		{
 			*status = VS_USAGE_EXCEEDED;
 			break;
@@ -382,6 +388,7 @@ credits_spend(int64 id, int64 cost, VerifyStatus *status, int64 *remaining, bool
 			*status = VS_USAGE_EXCEEDED;
 			break;
 		}
+		target = found[0];
 	}
 	SPI_finish();
 	keystore_restore_user(save_userid, save_sec_context);
