@@ -19,6 +19,8 @@ OBJS = \
 	src/postgrest.o \
 	src/actor.o \
 	src/manage.o \
+	src/credits.o \
+	src/update.o \
 	src/bind_sql.o \
 	src/stats.o \
 	src/keyfmt.o \
@@ -46,6 +48,8 @@ REGRESS = \
 	revoke \
 	lifecycle \
 	manage \
+	credits \
+	update \
 	list \
 	rotate \
 	roles \
@@ -76,6 +80,7 @@ ISOLATION = \
 	revoke-verify \
 	verify-concurrent \
 	rotate-rotate \
+	consume-concurrent \
 	disable-revoke \
 	events-notify \
 	revoke-while-users-locked \

@@ -93,6 +93,51 @@ GRANT EXECUTE ON FUNCTION apikey_create(text, text, text, timestamptz, text, tex
 -- prune, NOTIFY apikey_events)
 -- ---------------------------------------------------------------------------
 
+-- Section 2a: credits and apikey_update (src/credits.c, src/update.c)
+
+-- Verifies a key as apikey_verify does, then spends cost credits of a valid
+-- key in the caller's transaction (status usage_exceeded when not enough
+-- remain); a key without credits is unlimited (remaining NULL).
+CREATE FUNCTION apikey_consume(key text, cost integer DEFAULT 1)
+RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
+			  remaining bigint, retry_after interval)
+AS 'MODULE_PATHNAME', 'apikey_consume'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_consume(text, integer) IS 'verifies an API key and spends cost of its usage credits in the current transaction';
+REVOKE ALL ON FUNCTION apikey_consume(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_consume(text, integer) TO apikey_verifier, apikey_admin;
+
+-- Changes the given fields of a key; clear names fields to set back to
+-- none.  Audited as one 'update' event naming the changed fields (an
+-- expiry change also gets the 'expire' event of apikey.keys_audit, as any
+-- change of expires_at does).
+CREATE FUNCTION apikey_update(
+	key_id bigint,
+	tenant_id text DEFAULT NULL,
+	name text DEFAULT NULL,
+	scopes text[] DEFAULT NULL,
+	metadata jsonb DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL,
+	rate_limit integer DEFAULT NULL,
+	rate_window interval DEFAULT NULL,
+	remaining bigint DEFAULT NULL,
+	refill_amount bigint DEFAULT NULL,
+	refill_interval interval DEFAULT NULL,
+	clear text[] DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'apikey_update'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_update(bigint, text, text, text[], jsonb, timestamptz, integer, interval,
+								  bigint, bigint, interval, text[]) IS 'changes the given fields of an API key (NULL: unchanged; clear: set back to none)';
+REVOKE ALL ON FUNCTION apikey_update(bigint, text, text, text[], jsonb, timestamptz, integer, interval,
+									 bigint, bigint, interval, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_update(bigint, text, text, text[], jsonb, timestamptz, integer, interval,
+										bigint, bigint, interval, text[]) TO apikey_admin;
+
+-- (end of section 2a)
+
 
 -- ---------------------------------------------------------------------------
 -- Section 2b: lifecycle (apikey.max_idle is a setting, applied by

@@ -86,6 +86,8 @@ WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey_disable(bigint,text)', false, true),
 	('apikey_enable(bigint,text)', false, true),
 	('apikey_rotate(bigint,interval,text)', false, true),
+	('apikey_consume(text,integer)', true, true),
+	('apikey_update(bigint,text,text,text[],jsonb,timestamp with time zone,integer,interval,bigint,bigint,interval,text[])', false, true),
 	('apikey_list(text)', false, true),
 	('apikey_stats()', false, true),
 	('apikey_stats_reset()', false, true),

@@ -44,7 +44,8 @@ typedef enum VerifyStatus
 	VS_DISABLED,
 	VS_EXPIRED,
 	VS_USER_INACTIVE,
-	VS_FORBIDDEN				/* apikey_authorize only; never counted */
+	VS_FORBIDDEN,				/* apikey_authorize only; never counted */
+	VS_USAGE_EXCEEDED			/* apikey_consume only (credits.c); never counted */
 } VerifyStatus;
 
 
@@ -72,6 +73,25 @@ typedef struct KeyRow
 	TimestampTz revoked_at;
 	char	   *hash_scheme;	/* NULL before version 1.1 */
 } KeyRow;
+
+/*
+ * The rate limit and usage credits of a key, as given to apikey_create or
+ * apikey_update, or as stored (credits.c).  Each field has its own null flag.
+ */
+typedef struct KeyLimits
+{
+	bool		rate_limit_null;
+	int32		rate_limit;
+	bool		rate_window_null;
+	Interval	rate_window;
+	bool		credits;		/* a row of apikey.key_credits (stored or to store) */
+	bool		remaining_null;
+	int64		remaining;
+	bool		refill_amount_null;
+	int64		refill_amount;
+	bool		refill_interval_null;
+	Interval	refill_interval;
+} KeyLimits;
 
 /* The user a key acts as, read from the bound user table (binding.c) */
 typedef struct UserInfo

@@ -544,7 +544,9 @@ keystore_spi_connect(void)
 /*
  * Inserts a new key row and its audit event ('create', or 'rotate' when
  * rotated_from is set) and returns its id (and created_at).  Only the hash
- * is stored; the caller keeps the key.
+ * is stored; the caller keeps the key.  limits (NULL: none) gives the rate
+ * columns and, when limits->credits, the key's row of apikey.key_credits,
+ * inserted by the same statement.
  */
 int64
 keystore_insert(const char *tenant_id, const char *user_id, const char *name,
@@ -552,10 +554,11 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 				const char *environment, Datum scopes, bool scopes_null,
 				Datum metadata, bool metadata_null, TimestampTz expires_at,
 				bool expires_null, int64 rotated_from, const char *created_by,
-				const char *hash_scheme, TimestampTz *created_at)
+				const char *hash_scheme, const KeyLimits *limits,
+				TimestampTz *created_at)
 {
-	Datum		values[13];
-	char		nulls[13];
+	Datum		values[19];
+	char		nulls[19];
 	bytea	   *hashval;
 	int			ret;
 	bool		isnull;
@@ -570,21 +573,25 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 	keystore_spi_connect();
 	if (insert_plan == NULL)
 	{
-		Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
-			TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID};
+		Oid			argtypes[19] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+			TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID,
+			INT4OID, INTERVALOID, BOOLOID, INT8OID, INT8OID, INTERVALOID};
 
 		insert_plan = keystore_prepare(
 									   "WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix, key_hash,"
-									   " environment, scopes, metadata, expires_at, rotated_from, created_by, hash_scheme)"
-									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+									   " environment, scopes, metadata, expires_at, rotated_from, created_by, hash_scheme,"
+									   " rate_limit, rate_window)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 									   " RETURNING id, tenant_id, created_at),"
 									   " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
 									   " SELECT k.id, k.tenant_id,"
 									   " CASE WHEN $11 IS NULL THEN 'create' ELSE 'rotate' END, $12,"
 									   " CASE WHEN $11 IS NULL THEN NULL"
-									   " ELSE pg_catalog.format('rotated from key %s', $11) END FROM k)"
+									   " ELSE pg_catalog.format('rotated from key %s', $11) END FROM k),"
+									   " c AS (INSERT INTO apikey.key_credits (key_id, remaining, refill_amount, refill_interval)"
+									   " SELECT k.id, $17, $18, $19 FROM k WHERE $16)"
 									   " SELECT id, created_at FROM k",
-									   13, argtypes);
+									   19, argtypes);
 	}
 
 	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
@@ -610,6 +617,18 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 	values[11] = created_by ? CStringGetTextDatum(created_by) : (Datum) 0;
 	nulls[11] = created_by ? ' ' : 'n';
 	values[12] = CStringGetTextDatum(hash_scheme);
+	/* the rate limit (both or neither) and the credits row */
+	values[13] = Int32GetDatum(limits ? limits->rate_limit : 0);
+	nulls[13] = (limits == NULL || limits->rate_limit_null) ? 'n' : ' ';
+	values[14] = limits ? IntervalPGetDatum(&limits->rate_window) : (Datum) 0;
+	nulls[14] = (limits == NULL || limits->rate_window_null) ? 'n' : ' ';
+	values[15] = BoolGetDatum(limits != NULL && limits->credits);
+	values[16] = Int64GetDatum(limits ? limits->remaining : 0);
+	nulls[16] = (limits == NULL || limits->remaining_null) ? 'n' : ' ';
+	values[17] = Int64GetDatum(limits ? limits->refill_amount : 0);
+	nulls[17] = (limits == NULL || limits->refill_amount_null) ? 'n' : ' ';
+	values[18] = limits ? IntervalPGetDatum(&limits->refill_interval) : (Datum) 0;
+	nulls[18] = (limits == NULL || limits->refill_interval_null) ? 'n' : ' ';
 
 	ret = SPI_execute_plan(insert_plan, values, nulls, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)

@@ -26,7 +26,8 @@ extern int64 keystore_insert(const char *tenant_id, const char *user_id,
 							 Datum metadata, bool metadata_null,
 							 TimestampTz expires_at, bool expires_null,
 							 int64 rotated_from, const char *created_by,
-							 const char *hash_scheme, TimestampTz *created_at);
+							 const char *hash_scheme, const KeyLimits *limits,
+							 TimestampTz *created_at);
 extern bool keystore_revoke(int64 id, const char *reason);
 extern bool keystore_set_enabled(int64 id, bool enabled);
 extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);

@@ -20,6 +20,7 @@
 #include "keystore.h"
 #include "verify.h"
 #include "actor.h"
+#include "credits.h"
 #include "manage.h"
 #include "shmem.h"
 
@@ -140,7 +141,7 @@ static void
 mint_key(const char *tenant_id, const char *user_id, const char *name,
 		 KeyfmtEnv env, TimestampTz expires_at, bool expires_null,
 		 Datum scopes, bool scopes_null, Datum metadata, bool metadata_null,
-		 int64 rotated_from, MintedKey *out)
+		 int64 rotated_from, const KeyLimits *limits, MintedKey *out)
 {
 	char	   *canon_tenant;
 	char	   *canon_user;
@@ -171,7 +172,7 @@ mint_key(const char *tenant_id, const char *user_id, const char *name,
 							  out->key + len - KEYFMT_SUFFIX_LEN, hash,
 							  keyfmt_env_name(env), scopes, scopes_null,
 							  metadata, metadata_null, expires_at, expires_null,
-							  rotated_from, actor_or_null(), scheme, &out->created_at);
+							  rotated_from, actor_or_null(), scheme, limits, &out->created_at);
 	out->expires_at = expires_at;
 	out->expires_null = expires_null;
 	explicit_bzero(hash, sizeof(hash));
@@ -279,7 +280,9 @@ manage_begin_key_change(FunctionCallInfo fcinfo, const char *fname, int tenant_a
 
 /*
  * SQL function: apikey_create(tenant_id text, user_id text, name text,
- * expires_at timestamptz, environment text, scopes text[], metadata jsonb)
+ * expires_at timestamptz, environment text, scopes text[], metadata jsonb,
+ * rate_limit integer, rate_window interval, remaining bigint,
+ * refill_amount bigint, refill_interval interval)
  * returns table(id, key, prefix, created_at, expires_at)
  */
 PG_FUNCTION_INFO_V1(apikey_create);
@@ -294,7 +297,17 @@ apikey_create(PG_FUNCTION_ARGS)
 	char	   *envname = manage_required_text(fcinfo, 4, "environment");
 	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
 	MintedKey	minted;
+	KeyLimits	limits;
 
+	/* before 1.2 (7 arguments): no rate limit or credits columns to write */
+	if (PG_NARGS() < 12)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"apikey\" must be updated before keys can be created"),
+				 errhint("Run ALTER EXTENSION apikey UPDATE.")));
+	/* the rate limit and credits (credits.c): 22023 like the other arguments */
+	limits_from_args(fcinfo, 7, &limits);
+	limits_check_pairs(&limits);
 	manage_require_writable("apikey_create()");
 	tenant_id = manage_required_text(fcinfo, 0, "tenant_id");
 	user_id = manage_required_text(fcinfo, 1, "user_id");
@@ -316,7 +329,7 @@ apikey_create(PG_FUNCTION_ARGS)
 	mint_key(tenant_id, user_id, name, env, expires_at, expires_null,
 			 PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
 			 PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6), PG_ARGISNULL(6),
-			 0, &minted);
+			 0, &limits, &minted);
 	return return_minted(fcinfo, &minted);
 }
 
@@ -422,6 +435,7 @@ apikey_rotate(PG_FUNCTION_ARGS)
 	KeyRow		row;
 	KeyfmtEnv	env;
 	MintedKey	minted;
+	KeyLimits	limits;
 
 	manage_require_writable("apikey_rotate()");
 	id = manage_required_id(fcinfo, 0);
@@ -451,10 +465,14 @@ apikey_rotate(PG_FUNCTION_ARGS)
 				 errmsg("API key %lld has already been rotated", (long long) id),
 				 errhint("Rotate the newest key of the chain instead.")));
 
+	/* the successor keeps the rate limit; the credits row moves to it (credits.c) */
+	limits_read(id, &limits);
+	limits.credits = false;
 	env = keyfmt_env_from_string(row.environment, strlen(row.environment));
 	mint_key(row.tenant_id, row.user_id, row.name, env, 0, true,
 			 row.scopes, row.scopes_null, row.metadata, row.metadata_null,
-			 id, &minted);
+			 id, &limits, &minted);
+	credits_move(id, minted.id);
 	keystore_cap_expiry(id, old_expiry);
 	return return_minted(fcinfo, &minted);
 }

@@ -40,6 +40,7 @@ static const char *const status_names[] = {
 	[VS_EXPIRED] = "expired",
 	[VS_USER_INACTIVE] = "user_inactive",
 	[VS_FORBIDDEN] = "forbidden",
+	[VS_USAGE_EXCEEDED] = "usage_exceeded",
 };
 
 /* The SQL name of a status. */
