@@ -54,7 +54,8 @@ typedef enum VerifyStatus
 	VS_DISABLED,
 	VS_EXPIRED,
 	VS_USER_INACTIVE,
-	VS_FORBIDDEN				/* apikey_authorize only; never counted */
+	VS_FORBIDDEN,				/* apikey_authorize only; never counted */
+	VS_RATE_LIMITED				/* over the key's rate limit (ratelimit.c); counted in its own column */
 } VerifyStatus;
 
 extern const char *verify_status_name(VerifyStatus status);
@@ -82,6 +83,8 @@ typedef struct KeyRow
 	bool		revoked;
 	TimestampTz revoked_at;
 	char	   *hash_scheme;	/* NULL before version 1.1 */
+	int32		rate_limit;		/* requests per rate_window_us, 0: none (the key's, else its tenant's) */
+	int64		rate_window_us;
 } KeyRow;
 
 /* The user a key acts as, read from the bound user table (binding.c) */
@@ -142,6 +145,7 @@ typedef struct VerifyResult
 	KeyRow		row;			/* filled for every status after VS_UNKNOWN */
 	UserInfo	user;			/* filled for VS_VALID */
 	ArrayType  *permissions;	/* VS_VALID with bound permissions, else NULL */
+	int64		retry_after_us; /* VS_RATE_LIMITED: time until the next allowed request */
 } VerifyResult;
 
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);
