@@ -14,13 +14,16 @@
 #   - cache miss: apikey.verify_cache_size = 0, every verification reads the
 #     key row and its user (and, for "free", looks for a tenant default);
 # free and limited alternate, the order swapping each round; the best TPS of
-# the rounds is kept for each.  Prints limited/free per case, and the
+# the rounds is kept for each.  Then, in one backend (less exposed to a busy
+# machine than pgbench), microseconds per verification of RL_N calls, hit and
+# miss, free and limited alternating, best of RL_REPS.  Prints limited/free
+# per case, and the
 # pg_stat_activity LWLock waits on apikey's tranches seen during the limited
 # runs at the largest client count.
 #
 # Knobs (environment; defaults in brackets):
 #   RL_CLIENTS_LIST ["2 8"]  RL_THREADS [2]  RL_TIME [10] (seconds)  RL_ROUNDS [2]
-#   RL_SAMPLE_MS [50]
+#   RL_SAMPLE_MS [50]  RL_N [100000] (calls per in-backend pass)  RL_REPS [5]
 #   plus test/lib.sh's APIKEY_NO_DEPS, APIKEY_NO_INSTALL, APIKEY_KEEP_CLUSTER, PG_CONFIG
 set -euo pipefail
 
@@ -34,6 +37,8 @@ THREADS=${RL_THREADS:-2}
 DURATION=${RL_TIME:-10}
 ROUNDS=${RL_ROUNDS:-2}
 SAMPLE_MS=${RL_SAMPLE_MS:-50}
+N=${RL_N:-100000}
+REPS=${RL_REPS:-5}
 
 apikey_deps
 apikey_pg_config
@@ -62,6 +67,20 @@ INSERT INTO rl_keys SELECT n, k.id, k.key FROM unnest(ARRAY['free', 'limited']) 
 UPDATE apikey.keys SET rate_limit = 2000000000, rate_window = '1 day'
  WHERE id = (SELECT id FROM rl_keys WHERE name = 'limited');
 VACUUM ANALYZE;
+-- microseconds per call of apikey_verify on one key, n calls in one statement
+CREATE FUNCTION rl_bench_us(kname text, n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE
+	k text;
+	t0 timestamptz;
+	c bigint;
+BEGIN
+	SELECT key INTO k FROM rl_keys WHERE name = kname;
+	t0 := clock_timestamp();
+	SELECT count(*) INTO c FROM (SELECT (apikey_verify(k)).valid AS v FROM generate_series(1, n)) s WHERE v;
+	IF c <> n THEN RAISE EXCEPTION 'only % of % valid', c, n; END IF;
+	RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
+END
+\$\$;
 EOF
 FREE_KEY=$(sql -c "SELECT key FROM rl_keys WHERE name = 'free'")
 LIMITED_KEY=$(sql -c "SELECT key FROM rl_keys WHERE name = 'limited'")
@@ -112,6 +131,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
+# in one backend: best us per call over REPS passes, free and limited alternating
+inb() {
+    local setting=$1
+    sql -c "SET apikey.verify_cache_size = $setting" -c "
+        SELECT format('%s %s', min(us) FILTER (WHERE name = 'free'), min(us) FILTER (WHERE name = 'limited'))
+          FROM (SELECT n.name, rl_bench_us(n.name, $N) AS us
+                  FROM generate_series(1, $REPS) r,
+                       LATERAL (SELECT unnest(CASE WHEN r % 2 = 1 THEN ARRAY['free', 'limited']
+                                                   ELSE ARRAY['limited', 'free'] END) AS name) n) s"
+}
+say "in one backend: $REPS passes of $N calls, cache hit"
+read -r inb_hit_free inb_hit_limited <<<"$(inb 16384)"
+say "in one backend: $REPS passes of $N calls, cache miss (apikey.verify_cache_size = 0)"
+read -r inb_miss_free inb_miss_limited <<<"$(inb 0)"
+
 echo
 echo "== ratelimit: $ROOT (rev $REV), $("$PGBIN/postgres" --version), $(nproc) CPUs"
 echo "   pgbench -M prepared -T $DURATION, one hot key, best of $ROUNDS rounds; limited = 2e9 per day (never reached)"
@@ -123,6 +157,10 @@ for case in hit miss; do
         printf '   %-6s %7s %12s %12s %8s\n' "$case" "$c" "$f" "$l" "$(awk -v a="$l" -v b="$f" 'BEGIN { printf "%.3f", a / b }')"
     done
 done
+echo "   in one backend, us per apikey_verify call (best of $REPS passes of $N calls):"
+printf '   %-6s %12s %12s %8s\n' case "free us" "limited us" ratio
+printf '   %-6s %12.3f %12.3f %8s\n' hit "$inb_hit_free" "$inb_hit_limited" "$(awk -v a="$inb_hit_limited" -v b="$inb_hit_free" 'BEGIN { printf "%.3f", a / b }')"
+printf '   %-6s %12.3f %12.3f %8s\n' miss "$inb_miss_free" "$inb_miss_limited" "$(awk -v a="$inb_miss_limited" -v b="$inb_miss_free" 'BEGIN { printf "%.3f", a / b }')"
 read -r waits active <<<"$(awk '/^[0-9]+ [0-9]+$/ { w += $1; a += $2 } END { print w + 0, a + 0 }' "$WORK/samples.txt")"
 echo "   LWLock waits on apikey tranches during the limited cache-hit runs at $largest clients: $waits (of $active active backends sampled)"
 sql -c "SELECT format('   apikey_stats(): valid %s, rate_limited %s, rate_limit_overflow %s', valid, rate_limited, rate_limit_overflow) FROM apikey_stats()"
