@@ -36,6 +36,6 @@ extern bool ratelimit_admit(const KeyRow *row, int64 *retry_after_us);
 extern int64 ratelimit_interval_us(const Interval *iv);
 
 /* tenant_limits.c: the tenant's default limit into row, when it has one (never raises) */
-extern void tenant_limits_default(KeyRow *row, Snapshot snap);
+extern void tenant_limits_default(KeyRow *row, Snapshot snap, uint64 gen);
 
 #endif							/* APIKEY_RATELIMIT_H */

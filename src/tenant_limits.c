@@ -17,6 +17,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -36,16 +37,50 @@
 #define TENANT_LIMITS_PKEY		"tenant_limits_pkey"
 
 /*
+ * What this backend knows of apikey.tenant_limits, valid while the
+ * verification cache's generation has not moved: every change to the table
+ * (its triggers) and any DDL moves it (verify_cache.c).  Most databases
+ * have no defaults at all, and then a cache miss does not open the table.
+ */
+static bool tl_known = false;
+static uint64 tl_gen = 0;
+static bool tl_empty = true;
+static Oid	tl_relid = InvalidOid;
+static Oid	tl_indexid = InvalidOid;
+
+/* Resolves the table and learns whether it has any row visible to snap, for generation gen. */
+static void
+tenant_limits_learn(uint64 gen, Snapshot snap)
+{
+	Oid			nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+
+	tl_relid = OidIsValid(nsp) ? get_relname_relid(TENANT_LIMITS_TABLE, nsp) : InvalidOid;
+	tl_indexid = OidIsValid(nsp) ? get_relname_relid(TENANT_LIMITS_PKEY, nsp) : InvalidOid;
+	tl_empty = true;
+	if (OidIsValid(tl_relid) && OidIsValid(tl_indexid))
+	{
+		Relation	rel = table_open(tl_relid, AccessShareLock);
+		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		tl_empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		ExecDropSingleTupleTableSlot(slot);
+		table_endscan(scan);
+		table_close(rel, NoLock);
+	}
+	tl_gen = gen;
+	tl_known = true;
+}
+
+/*
  * Fills row->rate_limit and row->rate_window_us from the default of the
  * row's tenant, when the row has no limit of its own and the tenant has a
- * default.  snap: the snapshot the row was read with (NULL: the latest).
+ * default.  snap: the snapshot the row was read with (NULL: the latest);
+ * gen: the verification cache's generation read before it was taken.
  */
 void
-tenant_limits_default(KeyRow *row, Snapshot snap)
+tenant_limits_default(KeyRow *row, Snapshot snap, uint64 gen)
 {
-	Oid			nsp;
-	Oid			relid;
-	Oid			indexid;
 	Relation	rel;
 	Relation	irel;
 	IndexScanDesc scan;
@@ -55,16 +90,16 @@ tenant_limits_default(KeyRow *row, Snapshot snap)
 
 	if (row->rate_limit > 0 || row->tenant_id == NULL)
 		return;
-	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
-	relid = OidIsValid(nsp) ? get_relname_relid(TENANT_LIMITS_TABLE, nsp) : InvalidOid;
-	indexid = OidIsValid(nsp) ? get_relname_relid(TENANT_LIMITS_PKEY, nsp) : InvalidOid;
-	if (!OidIsValid(relid) || !OidIsValid(indexid))
-		return;
 	if (snap == NULL)
 		snap = GetLatestSnapshot();
+	/* an invalidation processed meanwhile moves the generation: learnt again next time */
+	if (!tl_known || tl_gen != gen)
+		tenant_limits_learn(gen, snap);
+	if (tl_empty)
+		return;
 
-	rel = table_open(relid, AccessShareLock);
-	irel = index_open(indexid, AccessShareLock);
+	rel = table_open(tl_relid, AccessShareLock);
+	irel = index_open(tl_indexid, AccessShareLock);
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
 	fmgr_info(F_TEXTEQ, &eq);
 	ScanKeyEntryInitializeWithInfo(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,

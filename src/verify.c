@@ -240,7 +240,7 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 			return;
 		}
 		/* a key without a limit of its own takes its tenant's default */
-		tenant_limits_default(&result->row, snap);
+		tenant_limits_default(&result->row, snap, gen);
 		(void) binding_lookup_user_snap(result->row.user_id, snap, &result->user);
 		if (result->user.found && permissions_bound())
 			role_perms = permissions_of_role(result->user.role);
