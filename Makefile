@@ -36,6 +36,8 @@ OBJS = \
 	src/lastused_worker.o \
 	src/lastused_standby.o \
 	src/shmem.o \
+	src/ratelimit.o \
+	src/tenant_limits.o \
 	src/pepper.o
 
 DATA = $(wildcard sql/apikey--*.sql)
@@ -71,6 +73,7 @@ REGRESS = \
 	tenant_isolation \
 	hostile_headers \
 	verify_paths \
+	rate_limit \
 	verify_cache_entries \
 	held_probe
 REGRESS_OPTS = --load-extension=pgcrypto
@@ -79,6 +82,7 @@ REGRESS_OPTS = --load-extension=pgcrypto
 ISOLATION = \
 	revoke-verify \
 	verify-concurrent \
+	rate-limit-sessions \
 	rotate-rotate \
 	consume-concurrent \
 	disable-revoke \

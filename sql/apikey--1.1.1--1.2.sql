@@ -84,6 +84,92 @@ GRANT EXECUTE ON FUNCTION apikey_create(text, text, text, timestamptz, text, tex
 -- Section 1: rate limits
 -- ---------------------------------------------------------------------------
 
+-- A tenant's default rate limit, for its keys without one of their own
+-- (apikey.keys.rate_limit/rate_window NULL).  Verification reads it with the
+-- key on a cache miss and keeps it in the cache entry, so every change
+-- empties the verification caches, as a change of apikey.keys does.
+CREATE TABLE apikey.tenant_limits (
+	tenant_id	text PRIMARY KEY,
+	rate_limit	integer NOT NULL CHECK (rate_limit OPERATOR(pg_catalog.>) 0),
+	rate_window	interval NOT NULL
+		CHECK (rate_window OPERATOR(pg_catalog.>) interval '0'
+			   AND rate_window OPERATOR(pg_catalog.<=) interval '1 day')
+);
+COMMENT ON TABLE apikey.tenant_limits IS 'default rate limit of a tenant''s keys that have none of their own (apikey_set_tenant_rate_limit)';
+SELECT pg_catalog.pg_extension_config_dump('apikey.tenant_limits', '');
+
+CREATE TRIGGER tenant_limits_cache_invalidate
+	AFTER INSERT OR UPDATE OR DELETE ON apikey.tenant_limits
+	FOR EACH ROW EXECUTE FUNCTION apikey.cache_invalidate();
+CREATE TRIGGER tenant_limits_cache_invalidate_truncate
+	AFTER TRUNCATE ON apikey.tenant_limits
+	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+-- also under session_replication_role = replica (logical replication, restores)
+ALTER TABLE apikey.tenant_limits ENABLE ALWAYS TRIGGER tenant_limits_cache_invalidate;
+ALTER TABLE apikey.tenant_limits ENABLE ALWAYS TRIGGER tenant_limits_cache_invalidate_truncate;
+
+CREATE FUNCTION apikey_set_tenant_rate_limit(tenant_id text, rate_limit integer, rate_window interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'apikey_set_tenant_rate_limit'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_set_tenant_rate_limit(text, integer, interval) IS 'sets the default rate limit of the tenant''s keys that have none of their own; both NULL removes it';
+REVOKE ALL ON FUNCTION apikey_set_tenant_rate_limit(text, integer, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_set_tenant_rate_limit(text, integer, interval) TO apikey_admin;
+
+-- The verification functions return retry_after (status rate_limited only)
+DROP FUNCTION apikey_verify(text);
+CREATE FUNCTION apikey_verify(key text)
+RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
+			  role text, scopes text[], permissions text[], environment text,
+			  expires_at timestamptz, metadata jsonb, retry_after interval)
+AS 'MODULE_PATHNAME', 'apikey_verify'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT ROWS 1;
+REVOKE ALL ON FUNCTION apikey_verify(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_verify(text) TO apikey_verifier, apikey_admin;
+
+DROP FUNCTION apikey_authorize(text, text);
+CREATE FUNCTION apikey_authorize(key text, permission text)
+RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
+			  role text, scopes text[], permissions text[], environment text,
+			  expires_at timestamptz, metadata jsonb, retry_after interval)
+AS 'MODULE_PATHNAME', 'apikey_authorize'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT ROWS 1;
+REVOKE ALL ON FUNCTION apikey_authorize(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_authorize(text, text) TO apikey_verifier, apikey_admin;
+
+DROP FUNCTION apikey_authenticate(text);
+CREATE FUNCTION apikey_authenticate(key text)
+RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
+			  role text, scopes text[], permissions text[], environment text,
+			  expires_at timestamptz, metadata jsonb, retry_after interval)
+AS 'MODULE_PATHNAME', 'apikey_authenticate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT ROWS 1;
+REVOKE ALL ON FUNCTION apikey_authenticate(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_authenticate(text) TO apikey_verifier, apikey_admin;
+
+DROP FUNCTION apikey_verify_header(text);
+CREATE FUNCTION apikey_verify_header(authorization text)
+RETURNS TABLE(valid boolean, status text, key_id bigint, tenant_id text, user_id text,
+			  role text, scopes text[], permissions text[], environment text,
+			  expires_at timestamptz, metadata jsonb, retry_after interval)
+AS 'MODULE_PATHNAME', 'apikey_verify_header'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT ROWS 1;
+REVOKE ALL ON FUNCTION apikey_verify_header(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_verify_header(text) TO apikey_verifier, apikey_admin;
+
+-- apikey_stats counts rate_limited answers and overflow decisions (appended)
+DROP FUNCTION apikey_stats();
+CREATE FUNCTION apikey_stats()
+RETURNS TABLE(valid bigint, missing bigint, malformed bigint, unknown bigint,
+			  revoked bigint, disabled bigint, expired bigint, user_inactive bigint,
+			  last_used_written bigint, last_used_dropped bigint, last_used_pending bigint,
+			  shared boolean, stats_reset timestamptz,
+			  rate_limited bigint, rate_limit_overflow bigint)
+AS 'MODULE_PATHNAME', 'apikey_stats'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION apikey_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_stats() TO apikey_admin;
 
 -- (end of section 1)
 

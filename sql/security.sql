@@ -91,6 +91,7 @@ WITH expected(fn, verifier, admin) AS (VALUES
 	('apikey_list(text)', false, true),
 	('apikey_stats()', false, true),
 	('apikey_stats_reset()', false, true),
+	('apikey_set_tenant_rate_limit(text,integer,interval)', false, true),
 	('apikey_authorize(text,text)', true, true),
 	('apikey_authenticate(text)', true, true),
 	('apikey_verify_header(text)', true, true),

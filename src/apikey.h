@@ -45,7 +45,8 @@ typedef enum VerifyStatus
 	VS_EXPIRED,
 	VS_USER_INACTIVE,
 	VS_FORBIDDEN,				/* apikey_authorize only; never counted */
-	VS_USAGE_EXCEEDED			/* apikey_consume only (credits.c); never counted */
+	VS_USAGE_EXCEEDED,			/* apikey_consume only (credits.c); never counted */
+	VS_RATE_LIMITED				/* over the key's rate limit (ratelimit.c); counted in its own column */
 } VerifyStatus;
 
 
@@ -72,6 +73,8 @@ typedef struct KeyRow
 	bool		revoked;
 	TimestampTz revoked_at;
 	char	   *hash_scheme;	/* NULL before version 1.1 */
+	int32		rate_limit;		/* requests per rate_window_us, 0: none (the key's, else its tenant's) */
+	int64		rate_window_us;
 } KeyRow;
 
 /*

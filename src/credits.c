@@ -27,6 +27,7 @@
 #include "credits.h"
 #include "keystore.h"
 #include "verify.h"
+#include "verify_sql.h"
 
 /* How many times a consume follows a balance that moved under it (rotation) */
 #define CREDITS_MAX_ATTEMPTS	10
@@ -451,7 +452,11 @@ apikey_consume(PG_FUNCTION_ARGS)
 	}
 	values[5] = Int64GetDatum(remaining);
 	nulls[5] = remaining_null;
-	/* values[6], retry_after: filled by rate limits (section 1) */
+	if (r.status == VS_RATE_LIMITED)
+	{
+		values[6] = IntervalPGetDatum(retry_after_interval(r.retry_after_us));
+		nulls[6] = false;
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -36,6 +36,7 @@
 
 #include "apikey.h"
 #include "keystore.h"
+#include "ratelimit.h"
 
 /* Columns of apikey.keys the C code reads, by attribute number */
 typedef struct KeyAttnums
@@ -56,7 +57,9 @@ typedef struct KeyAttnums
 				revoked_at,
 				key_hash,
 				hash_scheme,
-				created_by;
+				created_by,
+				rate_limit,
+				rate_window;
 } KeyAttnums;
 
 /* What a backend resolved about apikey.keys; reset by relcache invalidation */
@@ -130,6 +133,8 @@ keystore_map_attnums(TupleDesc desc, KeyAttnums *att)
 		else MAP(key_hash);
 		else MAP(hash_scheme);
 		else MAP(created_by);
+		else MAP(rate_limit);
+		else MAP(rate_window);
 #undef MAP
 	}
 }
@@ -169,6 +174,7 @@ keystore_ensure(void)
 									 Max(cache.att.created_at, cache.att.expires_at)),
 								 Max(Max(cache.att.last_used_at, cache.att.enabled),
 									 cache.att.revoked_at)));
+	cache.verify_natts = Max(cache.verify_natts, Max(cache.att.rate_limit, cache.att.rate_window));
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cache.keys_relid));
 	if (!HeapTupleIsValid(tup))
@@ -245,12 +251,24 @@ keystore_fill_row(HeapTuple tup, TupleDesc desc, const KeyAttnums *att, KeyRow *
 	row->revoked = keystore_ts(tup, desc, att->revoked_at, &row->revoked_at);
 	row->hash_scheme = keystore_text(tup, desc, att->hash_scheme);
 	row->enabled = DatumGetBool(heap_getattr(tup, att->enabled, desc, &isnull)) && !isnull;
+	if (att->rate_limit != 0 && att->rate_window != 0)
+	{
+		Datum		lim = heap_getattr(tup, att->rate_limit, desc, &isnull);
+		bool		wnull;
+		Datum		win = heap_getattr(tup, att->rate_window, desc, &wnull);
+
+		if (!isnull && !wnull)
+		{
+			row->rate_limit = DatumGetInt32(lim);
+			row->rate_window_us = ratelimit_interval_us(DatumGetIntervalP(win));
+		}
+	}
 }
 
 /*
  * Fills from a deformed tuple of apikey.keys only what verification reads:
  * the key's state (id, tenant, user, environment, scopes, metadata, times,
- * enabled, revoked).  name, prefix, suffix and hash_scheme stay NULL.
+ * enabled, revoked, rate limit).  name, prefix, suffix and hash_scheme stay NULL.
  */
 static void
 keystore_fill_verify_row(TupleTableSlot *slot, const KeyAttnums *att, KeyRow *row)
@@ -278,6 +296,11 @@ keystore_fill_verify_row(TupleTableSlot *slot, const KeyAttnums *att, KeyRow *ro
 	row->revoked = !KS_NULL(att->revoked_at);
 	row->revoked_at = row->revoked ? DatumGetTimestampTz(v[att->revoked_at - 1]) : 0;
 	row->enabled = !KS_NULL(att->enabled) && DatumGetBool(v[att->enabled - 1]);
+	if (!KS_NULL(att->rate_limit) && !KS_NULL(att->rate_window))
+	{
+		row->rate_limit = DatumGetInt32(v[att->rate_limit - 1]);
+		row->rate_window_us = ratelimit_interval_us(DatumGetIntervalP(v[att->rate_window - 1]));
+	}
 #undef KS_NULL
 #undef KS_TEXT
 #undef KS_COPY

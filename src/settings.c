@@ -14,6 +14,7 @@
 #include "verify_cache.h"
 #include "lastused.h"
 #include "lifecycle.h"
+#include "ratelimit.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -31,6 +32,12 @@ int			apikey_last_used_interval = 60;
 int			apikey_max_idle = 0;
 
 void		_PG_init(void);
+
+static const struct config_enum_entry rate_limit_overflow_options[] = {
+	{"open", RL_OVERFLOW_OPEN, false},
+	{"closed", RL_OVERFLOW_CLOSED, false},
+	{NULL, 0, false}
+};
 
 /* GUC check hook: a namespace is 2 to 8 characters of [a-z0-9]. */
 static bool
@@ -129,6 +136,16 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("apikey.rate_limit_overflow",
+							 "What a request of a key with a rate limit gets when it cannot be counted: open (no limit) or closed (rate_limited).",
+							 "Applies when the table of apikey.rate_limit_capacity keys is full, and when the library is not preloaded; each such request is counted in apikey_stats().",
+							 &apikey_rate_limit_overflow,
+							 RL_OVERFLOW_OPEN,
+							 rate_limit_overflow_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
 	/*
 	 * Request context set by apikey_authenticate(), for row-level security
 	 * policies: superuser-only, so that the application role cannot forge it
@@ -155,7 +172,17 @@ _PG_init(void)
 								0,
 								NULL, NULL, NULL);
 
+		DefineCustomIntVariable("apikey.rate_limit_capacity",
+								"Keys whose rate limit can be counted at once in shared memory (preloaded only).",
+								"A key takes an entry from its first limited request until its limit has fully refilled; when full, apikey.rate_limit_overflow decides.",
+								&apikey_rate_limit_capacity,
+								10000, 1, 16 * 1024 * 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
 		shmem_install_hooks();
+		ratelimit_install_hooks();
 		lastused_register_launcher();
 	}
 

@@ -21,9 +21,11 @@
 /* Counters reported by apikey_stats(): one per verification status, then tracking */
 typedef enum ApikeyCounter
 {
-	/* the first eight are indexed by VerifyStatus */
+	/* the first eight are indexed by VerifyStatus (verify.c maps statuses explicitly) */
 	CTR_LAST_USED_WRITTEN = 8,	/* last_used_at values written */
 	CTR_LAST_USED_DROPPED,		/* records dropped: table full, or flush failed */
+	CTR_RATE_LIMITED,			/* VS_RATE_LIMITED answers (ratelimit.c) */
+	CTR_RATE_LIMIT_OVERFLOW,	/* requests apikey.rate_limit_overflow decided (ratelimit.c) */
 	APIKEY_N_COUNTERS
 } ApikeyCounter;
 

@@ -14,7 +14,9 @@
 /*
  * SQL function: apikey_stats() returns table(valid, missing, malformed,
  * unknown, revoked, disabled, expired, user_inactive, last_used_written,
- * last_used_dropped, last_used_pending, shared, stats_reset)
+ * last_used_dropped, last_used_pending, shared, stats_reset, rate_limited,
+ * rate_limit_overflow): the counters up to CTR_LAST_USED_DROPPED, the three
+ * columns of 1.0 after them, then the counters added since, in their order.
  */
 PG_FUNCTION_INFO_V1(apikey_stats);
 Datum
@@ -31,11 +33,13 @@ apikey_stats(PG_FUNCTION_ARGS)
 	stats_read(counters, &reset, &pending);
 	InitMaterializedSRF(fcinfo, 0);
 	memset(nulls, false, sizeof(nulls));
-	for (i = 0; i < APIKEY_N_COUNTERS; i++)
+	for (i = 0; i <= CTR_LAST_USED_DROPPED; i++)
 		values[i] = Int64GetDatum((int64) counters[i]);
-	values[APIKEY_N_COUNTERS] = Int64GetDatum(pending);
-	values[APIKEY_N_COUNTERS + 1] = BoolGetDatum(apikey_shared != NULL);
-	values[APIKEY_N_COUNTERS + 2] = TimestampTzGetDatum(reset);
+	values[CTR_LAST_USED_DROPPED + 1] = Int64GetDatum(pending);
+	values[CTR_LAST_USED_DROPPED + 2] = BoolGetDatum(apikey_shared != NULL);
+	values[CTR_LAST_USED_DROPPED + 3] = TimestampTzGetDatum(reset);
+	for (i = CTR_LAST_USED_DROPPED + 1; i < APIKEY_N_COUNTERS; i++)
+		values[i + 3] = Int64GetDatum((int64) counters[i]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -6,7 +6,9 @@
  * The order is the contract: malformed keys are refused in C before any
  * table is touched; a key's own state is checked before its user, with the
  * precedence revoked, disabled, expired (past expires_at, or idle longer
- * than apikey.max_idle: lifecycle.c), user_inactive.  Nothing here raises
+ * than apikey.max_idle: lifecycle.c), user_inactive, then rate_limited
+ * (only a request that would be valid counts against the key's limit,
+ * ratelimit.c).  Nothing here raises
  * on any input, and nothing here writes (last-used tracking is lastused.c).
  *-------------------------------------------------------------------------
  */
@@ -25,6 +27,7 @@
 #include "permissions.h"
 #include "lastused.h"
 #include "lifecycle.h"
+#include "ratelimit.h"
 #include "shmem.h"
 
 static void verify_key_internal(const char *key, size_t len, bool key_null,
@@ -41,6 +44,7 @@ static const char *const status_names[] = {
 	[VS_USER_INACTIVE] = "user_inactive",
 	[VS_FORBIDDEN] = "forbidden",
 	[VS_USAGE_EXCEEDED] = "usage_exceeded",
+	[VS_RATE_LIMITED] = "rate_limited",
 };
 
 /* The SQL name of a status. */
@@ -152,6 +156,33 @@ verify_row_status(KeyRow *row, UserInfo *user)
 	return verify_decide(row, user);
 }
 
+/* The apikey_stats() counter of a status into *counter; false when it is not counted. */
+static bool
+verify_status_counter(VerifyStatus status, ApikeyCounter *counter)
+{
+	switch (status)
+	{
+		case VS_VALID:
+		case VS_MISSING:
+		case VS_MALFORMED:
+		case VS_UNKNOWN:
+		case VS_REVOKED:
+		case VS_DISABLED:
+		case VS_EXPIRED:
+		case VS_USER_INACTIVE:
+			/* the first counters are these statuses, in this order */
+			*counter = (ApikeyCounter) status;
+			return true;
+		case VS_RATE_LIMITED:
+			*counter = CTR_RATE_LIMITED;
+			return true;
+		case VS_USAGE_EXCEEDED:
+		case VS_FORBIDDEN:
+			break;
+	}
+	return false;
+}
+
 /* Verifies a key (len bytes, may hold anything) into result, and counts it. */
 void
 verify_key(const char *key, size_t len, bool key_null, VerifyResult *result)
@@ -167,8 +198,11 @@ void
 verify_key_held(const char *key, size_t len, bool key_null, KeystoreProbe *held,
 				VerifyResult *result)
 {
+	ApikeyCounter counter;
+
 	verify_key_internal(key, len, key_null, held, result);
-	stats_add((ApikeyCounter) result->status, 1);
+	if (verify_status_counter(result->status, &counter))
+		stats_add(counter, 1);
 }
 
 /*
@@ -223,6 +257,8 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 			result->status = VS_UNKNOWN;
 			return;
 		}
+		/* a key without a limit of its own takes its tenant's default */
+		tenant_limits_default(&result->row, snap, gen);
 		(void) binding_lookup_user_snap(result->row.user_id, snap, &result->user);
 		if (result->user.found && permissions_bound())
 			role_perms = permissions_of_role(result->user.role);
@@ -246,6 +282,13 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 	}
 	if (result->status != VS_VALID)
 		return;
+	/* only a request that would be valid counts against the key's limit */
+	if (result->row.rate_limit > 0 &&
+		!ratelimit_admit(&result->row, &result->retry_after_us))
+	{
+		result->status = VS_RATE_LIMITED;
+		return;
+	}
 	if (role_perms != NULL)
 		result->permissions =
 			permissions_for_key(role_perms,

@@ -18,6 +18,7 @@ typedef struct VerifyResult
 	KeyRow		row;			/* filled for every status after VS_UNKNOWN */
 	UserInfo	user;			/* filled for VS_VALID */
 	ArrayType  *permissions;	/* VS_VALID with bound permissions, else NULL */
+	int64		retry_after_us; /* VS_RATE_LIMITED: time until the next allowed request */
 } VerifyResult;
 
 extern void verify_key(const char *key, size_t len, bool key_null, VerifyResult *result);

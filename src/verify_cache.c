@@ -10,6 +10,8 @@
  *	- apikey.keys: a statement trigger on UPDATE of the state columns,
  *	  DELETE and TRUNCATE (new keys were never cached; unknown keys are not
  *	  cached at all);
+ *	- apikey.tenant_limits (a tenant's default rate limit, kept in the
+ *	  entries of its keys): row triggers and a TRUNCATE trigger;
  *	- the bound user, role and permission tables: statement triggers that
  *	  apikey_bind_users/roles/permissions install on them (marked DEPENDS ON
  *	  EXTENSION, so DROP EXTENSION removes them);
@@ -88,6 +90,8 @@ typedef struct CachedVerify
 	bool		revoked;
 	bool		user_found;
 	bool		user_active;
+	int32		rate_limit;		/* the key's limit, else its tenant's default (0: none) */
+	int64		rate_window_us;
 	uint32		str[CS_NSTR];	/* offsets of the strings, 0 when NULL */
 	uint32		var[CV_NVAR];	/* offsets of the varlenas, 0 when NULL */
 } CachedVerify;
@@ -227,6 +231,8 @@ cache_unpack(const CachedVerify *v, KeyRow *row, UserInfo *user, ArrayType **per
 	row->enabled = v->enabled;
 	row->revoked = v->revoked;
 	row->revoked_at = v->revoked_at;
+	row->rate_limit = v->rate_limit;
+	row->rate_window_us = v->rate_window_us;
 	memset(user, 0, sizeof(*user));
 	user->found = v->user_found;
 	user->active = v->user_active;
@@ -396,6 +402,8 @@ verify_cache_store(uint64 gen, const uint8 *hash, const KeyRow *row, const UserI
 	v->enabled = row->enabled;
 	v->revoked = row->revoked;
 	v->revoked_at = row->revoked_at;
+	v->rate_limit = row->rate_limit;
+	v->rate_window_us = row->rate_window_us;
 	v->user_found = user->found;
 	v->user_active = user->active;
 	off = CV_DATA_OFFSET;

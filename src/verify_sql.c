@@ -109,6 +109,16 @@ verify_row_desc(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo)
 	return site->desc;
 }
 
+/* retry_after as an interval, rounded up to a millisecond. */
+Interval *
+retry_after_interval(int64 us)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (Max(us, 0) + 999) / 1000 * 1000;
+	return iv;
+}
+
 /*
  * Returns a verification result as the single row of a RETURNS TABLE
  * function: in value-per-call mode, one composite Datum marked as the only
@@ -119,8 +129,8 @@ static Datum
 return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[11];
-	bool		nulls[11];
+	Datum		values[12];
+	bool		nulls[12];
 
 	memset(nulls, true, sizeof(nulls));
 	values[0] = BoolGetDatum(r->status == VS_VALID);
@@ -157,6 +167,11 @@ return_verify_row(FunctionCallInfo fcinfo, VerifyResult *r)
 		values[10] = r->row.metadata;
 		nulls[10] = r->row.metadata_null;
 	}
+	if (r->status == VS_RATE_LIMITED)
+	{
+		values[11] = IntervalPGetDatum(retry_after_interval(r->retry_after_us));
+		nulls[11] = false;
+	}
 	if (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
 		(rsinfo->allowedModes & SFRM_ValuePerCall) != 0)
 	{
@@ -185,7 +200,7 @@ verify_arg(FunctionCallInfo fcinfo, int argno, VerifyResult *r)
 /*
  * SQL function: apikey_verify(key text) returns table(valid, status, key_id,
  * tenant_id, user_id, role, scopes, permissions, environment, expires_at,
- * metadata).  Always one row; never raises for any input.
+ * metadata, retry_after).  Always one row; never raises for any input.
  */
 PG_FUNCTION_INFO_V1(apikey_verify);
 Datum
@@ -239,12 +254,22 @@ set_context(const char *name, const char *value)
 
 /*
  * When r is valid, publishes who the key acts as for the rest of the
- * transaction; otherwise raises PT401 (PostgREST answers HTTP 401) and sets
- * nothing.
+ * transaction; otherwise raises PT429 for a key over its rate limit, PT401
+ * (PostgREST answers HTTP 401) for anything else, and sets nothing.
  */
 void
 authenticate(VerifyResult *r)
 {
+	if (r->status == VS_RATE_LIMITED)
+	{
+		int64		ms = (Max(r->retry_after_us, 0) + 999) / 1000;
+
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('P', 'T', '4', '2', '9')),
+				 errmsg("rate limit exceeded"),
+				 errdetail("Retry after %lld.%03d seconds.",
+						   (long long) (ms / 1000), (int) (ms % 1000))));
+	}
 	if (r->status != VS_VALID)
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('P', 'T', '4', '0', '1')),

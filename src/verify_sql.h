@@ -18,4 +18,7 @@ extern void verify_header(const char *header, size_t len, bool isnull, KeystoreP
 /* publishes who a valid key acts as for the transaction; raises PT401 otherwise */
 extern void authenticate(VerifyResult *r);
 
+/* the retry_after column: microseconds as an interval, rounded up to a millisecond */
+extern Interval *retry_after_interval(int64 us);
+
 #endif							/* APIKEY_VERIFY_SQL_H */
