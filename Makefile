@@ -33,7 +33,9 @@ OBJS = \
 	src/lastused_worker.o \
 	src/lastused_standby.o \
 	src/shmem.o \
-	src/pepper.o
+	src/pepper.o \
+	src/keyformats.o \
+	src/import.o
 
 DATA = $(wildcard sql/apikey--*.sql)
 
@@ -50,6 +52,7 @@ REGRESS = \
 	bulk \
 	guc \
 	hashing \
+	import \
 	lastused \
 	stats \
 	upgrade \
