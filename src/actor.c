@@ -8,6 +8,9 @@
 #include "utils/varlena.h"
 
 #include "apikey.h"
+#include "settings.h"
+#include "binding.h"
+#include "permissions.h"
 #include "actor.h"
 
 /* The application actor of this transaction (apikey.actor), or NULL. */

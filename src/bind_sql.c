@@ -9,6 +9,9 @@
 #include "utils/inval.h"
 
 #include "apikey.h"
+#include "binding.h"
+#include "verify_cache.h"
+#include "permissions.h"
 #include "manage.h"
 
 /*

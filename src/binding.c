@@ -40,6 +40,8 @@
 #include "utils/typcache.h"
 
 #include "apikey.h"
+#include "binding.h"
+#include "verify_cache.h"
 #include "boundrel.h"
 
 /* What a backend knows about the bound user table; valid until invalidated */

@@ -47,7 +47,9 @@
 #include "apikey.h"
 #include "actor.h"
 #include "import.h"
+#include "keystore.h"
 #include "manage.h"
+#include "verify.h"
 
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
 #define IMPORT_BCRYPT_LEN			60	/* $2a$NN$ + 22 characters of salt + 31 of hash */

@@ -31,6 +31,7 @@
 
 #include "apikey.h"
 #include "import.h"
+#include "keystore.h"
 #include "manage.h"
 
 #define KEYFORMATS_TABLE	"key_formats"

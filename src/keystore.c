@@ -35,6 +35,7 @@
 #include "utils/syscache.h"
 
 #include "apikey.h"
+#include "keystore.h"
 
 /* Columns of apikey.keys the C code reads, by attribute number */
 typedef struct KeyAttnums
@@ -763,52 +764,51 @@ keystore_update(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	return processed;
 }
 
+/*
+ * keystore_update() of a plan whose parameters are a key id ($1) and one
+ * value ($2) of type valtype (NULL when isnull).
+ */
+static uint64
+keystore_update_id(SPIPlanPtr *plan, const char *sql, int64 id,
+				   Oid valtype, Datum value, bool isnull)
+{
+	Oid			argtypes[2] = {INT8OID, valtype};
+	Datum		values[2] = {Int64GetDatum(id), value};
+	char		nulls[2] = {' ', isnull ? 'n' : ' '};
+
+	return keystore_update(plan, sql, 2, argtypes, values, nulls);
+}
+
 /* Revokes key id now; false when it was already revoked. */
 bool
 keystore_revoke(int64 id, const char *reason)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-
-	values[0] = Int64GetDatum(id);
-	values[1] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	nulls[1] = reason ? ' ' : 'n';
-	return keystore_update(&revoke_plan,
-						   "UPDATE apikey.keys SET revoked_at = pg_catalog.now(), revoke_reason = $2"
-						   " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL",
-						   2, argtypes, values, nulls) == 1;
+	return keystore_update_id(&revoke_plan,
+							  "UPDATE apikey.keys SET revoked_at = pg_catalog.now(), revoke_reason = $2"
+							  " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL",
+							  id, TEXTOID,
+							  reason ? CStringGetTextDatum(reason) : (Datum) 0, reason == NULL) == 1;
 }
 
 /* Enables or disables key id (never a revoked one); false when nothing changed. */
 bool
 keystore_set_enabled(int64 id, bool enabled)
 {
-	Oid			argtypes[2] = {INT8OID, BOOLOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(id);
-	values[1] = BoolGetDatum(enabled);
-	return keystore_update(&enable_plan,
-						   "UPDATE apikey.keys SET enabled = $2"
-						   " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL"
-						   " AND enabled OPERATOR(pg_catalog.<>) $2",
-						   2, argtypes, values, NULL) == 1;
+	return keystore_update_id(&enable_plan,
+							  "UPDATE apikey.keys SET enabled = $2"
+							  " WHERE id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL"
+							  " AND enabled OPERATOR(pg_catalog.<>) $2",
+							  id, BOOLOID, BoolGetDatum(enabled), false) == 1;
 }
 
 /* Sets key id's expiry to the earlier of its own and expires_at. */
 void
 keystore_cap_expiry(int64 id, TimestampTz expires_at)
 {
-	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(id);
-	values[1] = TimestampTzGetDatum(expires_at);
-	(void) keystore_update(&expiry_plan,
-						   "UPDATE apikey.keys SET expires_at = LEAST(expires_at, $2)"
-						   " WHERE id OPERATOR(pg_catalog.=) $1",
-						   2, argtypes, values, NULL);
+	(void) keystore_update_id(&expiry_plan,
+							  "UPDATE apikey.keys SET expires_at = LEAST(expires_at, $2)"
+							  " WHERE id OPERATOR(pg_catalog.=) $1",
+							  id, TIMESTAMPTZOID, TimestampTzGetDatum(expires_at), false);
 }
 
 /*
@@ -818,16 +818,11 @@ keystore_cap_expiry(int64 id, TimestampTz expires_at)
 void
 keystore_touch(int64 id, TimestampTz used_at)
 {
-	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(id);
-	values[1] = TimestampTzGetDatum(used_at);
-	(void) keystore_update(&touch_plan,
-						   "UPDATE apikey.keys SET last_used_at = $2"
-						   " WHERE id OPERATOR(pg_catalog.=) (SELECT k.id FROM apikey.keys k"
-						   " WHERE k.id OPERATOR(pg_catalog.=) $1"
-						   " AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) $2)"
-						   " FOR UPDATE SKIP LOCKED)",
-						   2, argtypes, values, NULL);
+	(void) keystore_update_id(&touch_plan,
+							  "UPDATE apikey.keys SET last_used_at = $2"
+							  " WHERE id OPERATOR(pg_catalog.=) (SELECT k.id FROM apikey.keys k"
+							  " WHERE k.id OPERATOR(pg_catalog.=) $1"
+							  " AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) $2)"
+							  " FOR UPDATE SKIP LOCKED)",
+							  id, TIMESTAMPTZOID, TimestampTzGetDatum(used_at), false);
 }

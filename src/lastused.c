@@ -55,6 +55,9 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "lastused.h"
+#include "settings.h"
+#include "keystore.h"
 #include "shmem.h"
 
 /*

@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "lastused.h"
 #include "shmem.h"
 
 #define SHIP_TIMEOUT_MS			10000	/* per connection attempt, per query */

@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "lastused.h"
 #include "shmem.h"
 
 #define FLUSH_MAX_DATABASES		32	/* databases flushed per round */

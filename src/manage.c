@@ -14,6 +14,11 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "settings.h"
+#include "pepper.h"
+#include "binding.h"
+#include "keystore.h"
+#include "verify.h"
 #include "actor.h"
 #include "manage.h"
 #include "shmem.h"
@@ -364,18 +369,34 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(keystore_revoke(row.id, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 
+/*
+ * apikey_disable() and apikey_enable(): true when the state changed.  A
+ * revoked key is never enabled (55000) and disabling it changes nothing.
+ */
+static bool
+manage_set_enabled(FunctionCallInfo fcinfo, const char *fname, bool enable)
+{
+	int64		id;
+	KeyRow		row;
+
+	id = manage_begin_key_change(fcinfo, fname, 1, &row);
+	if (row.revoked && enable)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("API key %lld is revoked", (long long) id),
+				 errdetail("Revocation is permanent: a revoked key cannot be enabled."),
+				 errhint("Create a new key instead.")));
+	if (row.revoked || row.enabled == enable)
+		return false;
+	return keystore_set_enabled(id, enable);
+}
+
 /* SQL function: apikey_disable(key_id bigint, tenant_id text) returns boolean */
 PG_FUNCTION_INFO_V1(apikey_disable);
 Datum
 apikey_disable(PG_FUNCTION_ARGS)
 {
-	int64		id;
-	KeyRow		row;
-
-	id = manage_begin_key_change(fcinfo, "apikey_disable()", 1, &row);
-	if (row.revoked || !row.enabled)
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(keystore_set_enabled(id, false));
+	PG_RETURN_BOOL(manage_set_enabled(fcinfo, "apikey_disable()", false));
 }
 
 /* SQL function: apikey_enable(key_id bigint, tenant_id text) returns boolean */
@@ -383,19 +404,7 @@ PG_FUNCTION_INFO_V1(apikey_enable);
 Datum
 apikey_enable(PG_FUNCTION_ARGS)
 {
-	int64		id;
-	KeyRow		row;
-
-	id = manage_begin_key_change(fcinfo, "apikey_enable()", 1, &row);
-	if (row.revoked)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("API key %lld is revoked", (long long) id),
-				 errdetail("Revocation is permanent: a revoked key cannot be enabled."),
-				 errhint("Create a new key instead.")));
-	if (row.enabled)
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(keystore_set_enabled(id, true));
+	PG_RETURN_BOOL(manage_set_enabled(fcinfo, "apikey_enable()", true));
 }
 
 /*

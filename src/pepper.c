@@ -24,6 +24,8 @@
 #include "utils/memutils.h"
 
 #include "apikey.h"
+#include "pepper.h"
+#include "settings.h"
 
 /* a pepper file holds one line of at most this many bytes */
 #define PEPPER_MAX_LEN		1024

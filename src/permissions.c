@@ -44,6 +44,8 @@
 #include "utils/syscache.h"
 
 #include "apikey.h"
+#include "permissions.h"
+#include "verify_cache.h"
 #include "boundrel.h"
 
 #define ROLE_BINDING_TABLE			"role_binding"
@@ -677,26 +679,34 @@ permissions_bound_relid(const char *table)
 	return relid;
 }
 
-/* apikey_bind_roles(): where role names and their parents live. */
-void
-permissions_bind_roles(Oid relid, const char *name_column, const char *parent_column)
+/*
+ * apikey_bind_roles() (roles: name and parent columns) or
+ * apikey_bind_permissions() (role and permission columns).
+ */
+static void
+permissions_bind(bool roles, Oid relid, const char *key_column, const char *value_column)
 {
 	char	   *schema,
 			   *table;
 
-	permissions_check_table(relid, name_column, parent_column, true, &schema, &table);
-	permissions_store(ROLE_BINDING_TABLE, "name_column", "parent_column",
-					  relid, schema, table, name_column, parent_column, "apikey_roles_cache");
+	permissions_check_table(relid, key_column, value_column, roles, &schema, &table);
+	permissions_store(roles ? ROLE_BINDING_TABLE : PERMISSION_BINDING_TABLE,
+					  roles ? "name_column" : "role_column",
+					  roles ? "parent_column" : "permission_column",
+					  relid, schema, table, key_column, value_column,
+					  roles ? "apikey_roles_cache" : "apikey_permissions_cache");
+}
+
+/* apikey_bind_roles(): where role names and their parents live. */
+void
+permissions_bind_roles(Oid relid, const char *name_column, const char *parent_column)
+{
+	permissions_bind(true, relid, name_column, parent_column);
 }
 
 /* apikey_bind_permissions(): where the permissions of each role live. */
 void
 permissions_bind_permissions(Oid relid, const char *role_column, const char *permission_column)
 {
-	char	   *schema,
-			   *table;
-
-	permissions_check_table(relid, role_column, permission_column, false, &schema, &table);
-	permissions_store(PERMISSION_BINDING_TABLE, "role_column", "permission_column",
-					  relid, schema, table, role_column, permission_column, "apikey_permissions_cache");
+	permissions_bind(false, relid, role_column, permission_column);
 }

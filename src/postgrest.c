@@ -11,6 +11,7 @@
 #include "common/jsonapi.h"
 
 #include "apikey.h"
+#include "verify.h"
 #include "verify_sql.h"
 
 /* Where the JSON walk of request.headers stands */

@@ -9,6 +9,10 @@
 #include "utils/guc.h"
 
 #include "apikey.h"
+#include "settings.h"
+#include "pepper.h"
+#include "verify_cache.h"
+#include "lastused.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;

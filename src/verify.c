@@ -16,6 +16,13 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "verify.h"
+#include "pepper.h"
+#include "binding.h"
+#include "keystore.h"
+#include "verify_cache.h"
+#include "permissions.h"
+#include "lastused.h"
 #include "import.h"
 #include "shmem.h"
 

@@ -52,6 +52,7 @@
 #include "utils/memutils.h"
 
 #include "apikey.h"
+#include "verify_cache.h"
 
 int			apikey_verify_cache_size = 16384;
 

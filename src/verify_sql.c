@@ -12,6 +12,9 @@
 #include "utils/timestamp.h"
 
 #include "apikey.h"
+#include "keystore.h"
+#include "verify.h"
+#include "permissions.h"
 #include "verify_sql.h"
 
 /*

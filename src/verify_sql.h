@@ -8,6 +8,8 @@
 #define APIKEY_VERIFY_SQL_H
 
 #include "apikey.h"
+#include "keystore.h"
+#include "verify.h"
 
 /* verifies an Authorization header value ("Bearer <key>") into r; never raises */
 extern void verify_header(const char *header, size_t len, bool isnull, KeystoreProbe *held,

@@ -166,9 +166,9 @@ is($snap_new, $snap_old, 'lists, keys, events, bindings, users, triggers: identi
 is($new->safe_psql('appdb', q{SELECT string_agg(rolname || ':' || rolcanlogin, ',' ORDER BY rolname) FROM pg_roles
                               WHERE rolname IN ('apikey_admin', 'apikey_verifier')}),
 	'apikey_admin:false,apikey_verifier:false', 'the roles of the extension exist on the target');
-is($new->safe_psql('appdb', q{SELECT has_function_privilege('apikey_admin', 'apikey_create(text,text,text,timestamptz,text,text[],jsonb)', 'EXECUTE')
+is($new->safe_psql('appdb', q{SELECT has_function_privilege('apikey_admin', 'apikey_create(text,text,text,timestamptz,text,text[],jsonb,integer,interval,bigint,bigint,interval)', 'EXECUTE')
                                   AND has_function_privilege('apikey_verifier', 'apikey_verify(text)', 'EXECUTE')
-                                  AND NOT has_function_privilege('apikey_verifier', 'apikey_create(text,text,text,timestamptz,text,text[],jsonb)', 'EXECUTE')
+                                  AND NOT has_function_privilege('apikey_verifier', 'apikey_create(text,text,text,timestamptz,text,text[],jsonb,integer,interval,bigint,bigint,interval)', 'EXECUTE')
                                   AND NOT has_table_privilege('apikey_admin', 'apikey.keys', 'SELECT')
                                   AND NOT has_function_privilege('public', 'apikey_verify(text)', 'EXECUTE')}),
 	't', 'privileges as after CREATE EXTENSION');
