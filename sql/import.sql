@@ -146,6 +146,20 @@ SELECT apikey_revoke(:ctza4_id, 'leaked');
 SELECT valid, status FROM apikey_verify(:'ctza4');
 SELECT hash_scheme FROM apikey.keys WHERE id = :ctza4_id;
 
+-- apikey_revoke_key takes a key of a registered format too (SHA-256 and bcrypt imports)
+\set ck_live2 'ck_live_leakedleakedleaked0001'
+\set ctza5 'ctza_cccc0000000000000000000000000000000000dd'
+SELECT apikey_import('acme', '1', 'Cockato leaked', key_hash => digest(:'ck_live2', 'sha256'),
+                     prefix => left(:'ck_live2', 12)) AS ck_live2_id \gset
+SELECT apikey_import('acme', '1', 'Cotizera leaked', bcrypt_hash => crypt(:'ctza5', gen_salt('bf', 4)),
+                     prefix => left(:'ctza5', 9)) AS ctza5_id \gset
+SELECT apikey_revoke_key(:'ck_live2', 'found in a log') AS revoked_sha256,
+       apikey_revoke_key(:'ctza5', 'found in a log') AS revoked_bcrypt;
+SELECT id = :ck_live2_id AS ck, revoke_reason, hash_scheme FROM apikey.keys WHERE id IN (:ck_live2_id, :ctza5_id) ORDER BY id;
+SELECT status FROM apikey_verify(:'ctza5');
+SELECT expect_error($$SELECT apikey_revoke_key('ctza_cccc0000000000000000000000000000000000de')$$);
+SELECT expect_error($$SELECT apikey_revoke_key('ctza_cccc')$$);
+
 -- Malformed foreign keys: refused by their shape (nothing read)
 SELECT t.label, v.status
   FROM (VALUES ('1 ctza_ + 39 hex', 'ctza_a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b'),
