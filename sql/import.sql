@@ -14,7 +14,7 @@ SELECT p.oid::regprocedure AS function, pg_get_function_result(p.oid) AS returns
        has_function_privilege('public', p.oid, 'EXECUTE') AS public
   FROM pg_proc p
  WHERE p.proname IN ('apikey_import', 'apikey_register_format', 'apikey_unregister_format')
- ORDER BY 1::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 SET ROLE apikey_admin;
 SELECT expect_error($$SELECT apikey_register_format('zz_', 'hex', 10)$$);
 SELECT expect_error($$SELECT apikey_unregister_format('zz_')$$);
