@@ -38,7 +38,9 @@ OBJS = \
 	src/shmem.o \
 	src/ratelimit.o \
 	src/tenant_limits.o \
-	src/pepper.o
+	src/pepper.o \
+	src/keyformats.o \
+	src/import.o
 
 DATA = $(wildcard sql/apikey--*.sql)
 
@@ -58,6 +60,7 @@ REGRESS = \
 	bulk \
 	guc \
 	hashing \
+	import \
 	lastused \
 	stats \
 	upgrade \

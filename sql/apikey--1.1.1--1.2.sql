@@ -286,6 +286,121 @@ CREATE TRIGGER events_notify AFTER INSERT ON apikey.events
 -- revocation by key (apikey_revoke_key)
 -- ---------------------------------------------------------------------------
 
+-- Keys minted elsewhere (apikey_import): SHA-256 of the whole key, stored
+-- like apikey's own, or a bcrypt hash, found by its lookup prefix and
+-- re-stored under the scheme of a new key on its first valid verification
+-- (the one hash change keys_guard allows).
+ALTER TABLE apikey.keys
+	ALTER COLUMN key_hash DROP NOT NULL,
+	ADD COLUMN bcrypt_hash text
+		CHECK (bcrypt_hash OPERATOR(pg_catalog.~) '^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$'),
+	DROP CONSTRAINT keys_hash_scheme_check,
+	ADD CONSTRAINT keys_hash_scheme_check
+		CHECK (hash_scheme OPERATOR(pg_catalog.=) ANY (ARRAY['sha256', 'hmac-sha256', 'bcrypt'])),
+	ADD CONSTRAINT keys_bcrypt_hash_pair
+		CHECK ((key_hash IS NULL) OPERATOR(pg_catalog.=) (hash_scheme OPERATOR(pg_catalog.=) 'bcrypt')
+			   AND (bcrypt_hash IS NOT NULL) OPERATOR(pg_catalog.=) (hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'));
+CREATE INDEX keys_bcrypt_prefix_idx ON apikey.keys (prefix)
+	WHERE hash_scheme OPERATOR(pg_catalog.=) 'bcrypt';
+COMMENT ON COLUMN apikey.keys.key_hash IS 'SHA-256 (or HMAC-SHA-256) of the whole key; NULL only for a bcrypt import not yet verified';
+COMMENT ON COLUMN apikey.keys.bcrypt_hash IS 'bcrypt hash of an imported key until its first valid verification re-stores it (hash_scheme bcrypt)';
+COMMENT ON COLUMN apikey.keys.hash_scheme IS 'sha256: SHA-256 of the key; hmac-sha256: HMAC-SHA-256 keyed with apikey.pepper; bcrypt: an import, in bcrypt_hash';
+
+-- A revoked key stays revoked, and a key's hash and identity never change,
+-- except once: a bcrypt import re-stored by its first valid verification.
+CREATE OR REPLACE FUNCTION apikey.keys_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $guard$
+DECLARE
+	rehash boolean := OLD.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt' AND OLD.key_hash IS NULL
+		AND NEW.key_hash IS NOT NULL AND NEW.bcrypt_hash IS NULL
+		AND NEW.hash_scheme OPERATOR(pg_catalog.=) ANY (ARRAY['sha256', 'hmac-sha256']);
+BEGIN
+	IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at THEN
+		RAISE EXCEPTION 'API key % is revoked', OLD.id
+			USING ERRCODE = '55000', DETAIL = 'Revocation is permanent: revoked_at cannot be changed or cleared.';
+	END IF;
+	IF ((NEW.key_hash IS DISTINCT FROM OLD.key_hash OR NEW.bcrypt_hash IS DISTINCT FROM OLD.bcrypt_hash)
+			AND NOT rehash)
+		OR NEW.id IS DISTINCT FROM OLD.id
+		OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id
+		OR NEW.user_id IS DISTINCT FROM OLD.user_id THEN
+		RAISE EXCEPTION 'the id, tenant, user and hash of API key % cannot be changed', OLD.id
+			USING ERRCODE = '55000', HINT = 'Revoke the key and create a new one.';
+	END IF;
+	RETURN NEW;
+END
+$guard$;
+
+-- Foreign key formats verification accepts besides its own: a namespace
+-- prefix and the shape of what follows it.
+CREATE TABLE apikey.key_formats (
+	prefix			text PRIMARY KEY
+		CHECK (pg_catalog.char_length(prefix) BETWEEN 1 AND 32),
+	charset			text NOT NULL
+		CHECK (charset OPERATOR(pg_catalog.=) ANY (ARRAY['hex', 'base62', 'alnum_lower', 'base64url'])),
+	min_length		integer NOT NULL CHECK (min_length BETWEEN 1 AND 256),
+	max_length		integer NOT NULL CHECK (max_length BETWEEN 1 AND 256),
+	environment		text NOT NULL DEFAULT 'live'
+		CHECK (environment OPERATOR(pg_catalog.=) ANY (ARRAY['live', 'test'])),
+	lookup_length	integer,
+	CONSTRAINT key_formats_lengths CHECK (min_length OPERATOR(pg_catalog.<=) max_length),
+	CONSTRAINT key_formats_lookup_length
+		CHECK (lookup_length BETWEEN pg_catalog.char_length(prefix) OPERATOR(pg_catalog.+) 1
+			   AND LEAST(32, pg_catalog.char_length(prefix) OPERATOR(pg_catalog.+) min_length))
+);
+COMMENT ON TABLE apikey.key_formats IS 'foreign key formats verification accepts, set by apikey_register_format()';
+COMMENT ON COLUMN apikey.key_formats.lookup_length IS 'characters of the key a bcrypt import of this format stores as its lookup prefix (NULL: no bcrypt imports)';
+SELECT pg_catalog.pg_extension_config_dump('apikey.key_formats', '');
+
+-- every backend re-reads the formats (and empties its verification cache)
+CREATE TRIGGER key_formats_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikey.key_formats
+	FOR EACH STATEMENT EXECUTE FUNCTION apikey.cache_invalidate();
+ALTER TABLE apikey.key_formats ENABLE ALWAYS TRIGGER key_formats_changed;
+
+CREATE FUNCTION apikey_register_format(
+	prefix text,
+	charset text,
+	min_length integer,
+	max_length integer DEFAULT NULL,
+	environment text DEFAULT 'live',
+	lookup_length integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'apikey_register_format'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_register_format(text, text, integer, integer, text, integer) IS 'registers (or replaces) a foreign key format verification accepts: superuser only';
+
+CREATE FUNCTION apikey_unregister_format(prefix text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'apikey_unregister_format'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_unregister_format(text) IS 'removes a registered foreign key format: superuser only';
+
+CREATE FUNCTION apikey_import(
+	tenant_id text,
+	user_id text,
+	name text,
+	key_hash bytea DEFAULT NULL,
+	bcrypt_hash text DEFAULT NULL,
+	prefix text DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL,
+	environment text DEFAULT 'live',
+	scopes text[] DEFAULT NULL,
+	metadata jsonb DEFAULT NULL,
+	created_at timestamptz DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apikey_import'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION apikey_import(text, text, text, bytea, text, text, timestamptz, text, text[], jsonb, timestamptz) IS 'stores a key minted elsewhere, by its SHA-256 or its bcrypt hash';
+
+REVOKE ALL ON FUNCTION apikey_register_format(text, text, integer, integer, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION apikey_unregister_format(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION apikey_import(text, text, text, bytea, text, text, timestamptz, text, text[], jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apikey_import(text, text, text, bytea, text, text, timestamptz, text, text[], jsonb, timestamptz) TO apikey_admin;
 
 -- (end of section 3)
 

@@ -525,6 +525,18 @@ keystore_lookup_by_id(int64 id, KeyRow *row)
 						   &snap, false, NULL, row);
 }
 
+/*
+ * Finds the key with this id for verification (what keystore_lookup_by_hash()
+ * fills), with *snap as for keystore_lookup(): a bcrypt import (import.c).
+ */
+bool
+keystore_lookup_by_id_snap(int64 id, Snapshot *snap, KeyRow *row)
+{
+	keystore_ensure();
+	return keystore_lookup(cache.pkey_index, &cache.int8eq, Int64GetDatum(id),
+						   snap, true, NULL, row);
+}
+
 /* Switches to the owner of apikey.keys, as SECURITY DEFINER would. */
 void
 keystore_become_owner(Oid *save_userid, int *save_sec_context)

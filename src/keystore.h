@@ -15,6 +15,7 @@ extern void keystore_probe_release(KeystoreProbe *probe);
 extern bool keystore_lookup_by_hash(const uint8 *hash, Snapshot *snap, KeystoreProbe *held,
 									KeyRow *row);
 extern bool keystore_lookup_by_id(int64 id, KeyRow *row);
+extern bool keystore_lookup_by_id_snap(int64 id, Snapshot *snap, KeyRow *row);
 extern bool keystore_lock_by_id(int64 id, KeyRow *row);
 extern bool keystore_has_successor(int64 id);
 extern void keystore_list(const char *tenant_id, void (*emit) (KeyRow *row, void *arg), void *arg);

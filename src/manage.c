@@ -19,6 +19,7 @@
 #include "binding.h"
 #include "keystore.h"
 #include "verify.h"
+#include "import.h"
 #include "actor.h"
 #include "credits.h"
 #include "manage.h"
@@ -360,6 +361,8 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 	KeyfmtParsed parsed;
 	KeyRow		row;
 	char	   *scope;
+	int			bcrypt_lookup = 0;
+	Snapshot	snap = NULL;
 
 	manage_require_writable("apikey_revoke()");
 	if (PG_ARGISNULL(0))
@@ -368,13 +371,16 @@ apikey_revoke_key(PG_FUNCTION_ARGS)
 				 errmsg("key must not be null")));
 	key = PG_GETARG_TEXT_PP(0);
 	scope = actor_tenant(NULL);
-	if (keyfmt_parse(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &parsed) != KEYFMT_OK)
+	/* apikey's own format, else a registered foreign one (import.h) */
+	if (keyfmt_parse(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &parsed) != KEYFMT_OK &&
+		!keyformats_match(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &bcrypt_lookup))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("API key does not exist"),
 				 errdetail("The value given is not a well-formed API key.")));
 	/* a key of another tenant than the actor's is a key that does not exist */
-	if (!verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row) ||
+	if (!(verify_lookup(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, &row) ||
+		  import_lookup_bcrypt(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), bcrypt_lookup, &snap, &row)) ||
 		!manage_key_visible(&row, NULL, scope) || !keystore_lock_by_id(row.id, &row))
 		manage_no_such_key();
 	if (row.revoked)

@@ -28,6 +28,7 @@
 #include "lastused.h"
 #include "lifecycle.h"
 #include "ratelimit.h"
+#include "import.h"
 #include "shmem.h"
 
 static void verify_key_internal(const char *key, size_t len, bool key_null,
@@ -217,6 +218,8 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 	KeyfmtParsed parsed;
 	uint8		sha[HASHING_SHA256_LEN];
 	ArrayType  *role_perms = NULL;
+	int			bcrypt_lookup = 0;	/* a registered foreign format's lookup length */
+	bool		via_bcrypt = false; /* found as a bcrypt import (import.c) */
 
 	memset(result, 0, sizeof(*result));
 	if (key_null || len == 0)
@@ -224,7 +227,9 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 		result->status = VS_MISSING;
 		return;
 	}
-	if (keyfmt_parse(key, len, &parsed) != KEYFMT_OK)
+	/* a key of apikey's own format never takes the foreign path */
+	if (keyfmt_parse(key, len, &parsed) != KEYFMT_OK &&
+		!keyformats_match(key, len, &bcrypt_lookup))
 	{
 		result->status = VS_MALFORMED;
 		return;
@@ -252,7 +257,8 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 		 */
 		Snapshot	snap = NULL;
 
-		if (!verify_lookup_snap(key, len, sha, &snap, held, &result->row))
+		if (!verify_lookup_snap(key, len, sha, &snap, held, &result->row) &&
+			!(via_bcrypt = import_lookup_bcrypt(key, len, bcrypt_lookup, &snap, &result->row)))
 		{
 			result->status = VS_UNKNOWN;
 			return;
@@ -262,8 +268,11 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 		(void) binding_lookup_user_snap(result->row.user_id, snap, &result->user);
 		if (result->user.found && permissions_bound())
 			role_perms = permissions_of_role(result->user.role);
-		/* a bound table without its invalidation triggers cannot be cached */
-		if (binding_cacheable() && permissions_cacheable())
+		/*
+		 * a bound table without its invalidation triggers cannot be cached;
+		 * nor a bcrypt import, re-stored below or by a later verification
+		 */
+		if (binding_cacheable() && permissions_cacheable() && !via_bcrypt)
 			verify_cache_store(gen, sha, &result->row, &result->user, role_perms);
 	}
 
@@ -289,6 +298,8 @@ verify_key_internal(const char *key, size_t len, bool key_null, KeystoreProbe *h
 		result->status = VS_RATE_LIMITED;
 		return;
 	}
+	if (via_bcrypt)
+		import_restore(result->row.id, key, len);
 	if (role_perms != NULL)
 		result->permissions =
 			permissions_for_key(role_perms,
