@@ -80,9 +80,9 @@ async function authenticate(client, key) {
   return rows[0];
 }
 
-// Seconds to wait after PT429.  How 1.2 reports the wait in the error is not
-// settled yet: take the first "<n> s"/"<n> seconds" or "hh:mm:ss" from the
-// detail or hint, else 1.
+// Seconds to wait after PT429: apikey puts "Retry after <n.nnn> seconds." in
+// the error's detail (the same wait as apikey_verify's retry_after column);
+// rounded up to whole seconds for the Retry-After header, at least 1.
 function retryAfter(err) {
   const text = `${err.detail || ''} ${err.hint || ''}`;
   let m = /(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b/.exec(text);

@@ -75,9 +75,9 @@ def authenticate(conn, key):
 
 
 def retry_after(e):
-    """Seconds to wait after PT429.  How 1.2 reports the wait in the error is
-    not settled yet: the first "<n> s"/"<n> seconds" or "hh:mm:ss" of the
-    detail or hint, else 1."""
+    """Seconds to wait after PT429: apikey puts "Retry after <n.nnn> seconds."
+    in the error's detail (the same wait as apikey_verify's retry_after
+    column); rounded up to whole seconds for Retry-After, at least 1."""
     text = f"{e.diag.message_detail or ''} {e.diag.message_hint or ''}"
     m = re.search(r"(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b", text)
     if m:
