@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 apikey_deps
 apikey_pg_config
 apikey_build_install
-cluster_start
+# preloaded, as in production: rate limits are counted in shared memory
+cluster_start apikey
 
 echo
 say "walkthrough (psql echoes each statement before its result)"
@@ -80,6 +81,30 @@ SET apikey.namespace = 'ck';
 SELECT prefix, length(key) AS key_length
   FROM apikey_create('globex', '4', 'CI runner', environment => 'test');
 RESET apikey.namespace;
+
+\echo
+\echo '--- 11. a rate limit (1.2): 2 requests a minute; the third answers rate_limited ---'
+SELECT id AS rl_id, key AS rl_key
+  FROM apikey_create('acme', '2', 'partner sync', rate_limit => 2, rate_window => '1 minute') \gset
+SELECT valid, status, retry_after FROM apikey_verify(:'rl_key');
+SELECT valid, status, retry_after FROM apikey_verify(:'rl_key');
+SELECT valid, status, retry_after FROM apikey_verify(:'rl_key');
+
+\echo
+\echo '--- 12. usage credits (1.2): spent in the caller''s transaction; a rollback refunds ---'
+SELECT id AS cr_id, key AS cr_key
+  FROM apikey_create('acme', '2', 'metered export', remaining => 2) \gset
+BEGIN;
+SELECT valid, status, remaining FROM apikey_consume(:'cr_key');
+ROLLBACK;
+SELECT valid, status, remaining FROM apikey_consume(:'cr_key');
+SELECT valid, status, remaining FROM apikey_consume(:'cr_key');
+SELECT valid, status, remaining FROM apikey_consume(:'cr_key');
+
+\echo
+\echo '--- 13. update a key (1.2): only the fields given change, audited ---'
+SELECT apikey_update(:cr_id, name => 'metered export (renewed)', remaining => 100);
+SELECT key_id, action, reason FROM apikey.events WHERE key_id = :cr_id ORDER BY id;
 SQL
 
 echo
