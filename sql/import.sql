@@ -265,6 +265,21 @@ SELECT expect_error($$SELECT apikey_unregister_format(NULL)$$);
 SELECT apikey_register_format('sk_live_', 'base62', 32);
 SELECT status FROM apikey_verify(:'sk_live');
 
+-- bcrypt reads only the first 72 bytes of a key: a format with a lookup
+-- length and longer keys is refused, and a longer key (a format written
+-- into the table directly) never verifies by bcrypt, which would accept any
+-- key sharing its first 72 bytes and re-store that one instead
+SELECT expect_error($$SELECT apikey_register_format('long_', 'hex', 40, 100, lookup_length => 9)$$);
+INSERT INTO apikey.key_formats VALUES ('long_', 'hex', 40, 100, 'live', 9);
+SELECT 'long_' || repeat('a1', 50) AS long_key \gset
+SELECT substr(:'long_key', 1, 72) || repeat('0', 33) AS long_forged \gset
+SELECT apikey_import('acme', '1', 'long', bcrypt_hash => crypt(:'long_key', gen_salt('bf', 4)),
+                     prefix => 'long_a1a1') IS NOT NULL AS imported;
+SELECT status FROM apikey_verify(:'long_forged');
+SELECT status FROM apikey_verify(:'long_key');
+SELECT hash_scheme FROM apikey.keys WHERE name = 'long';
+SELECT apikey_unregister_format('long_') AS unregistered;
+
 -- Clean up: later tests see no imported key and no registered format
 DELETE FROM apikey.events WHERE key_id IN (SELECT id FROM apikey.keys WHERE suffix = '' OR id = :own_id);
 DELETE FROM apikey.keys WHERE suffix = '' OR id = :own_id;

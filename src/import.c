@@ -54,6 +54,7 @@
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
 #define IMPORT_BCRYPT_LEN			60	/* $2a$NN$ + 22 characters of salt + 31 of hash */
 #define IMPORT_RESTORE_LOCK_TIMEOUT	"100ms"
+#define IMPORT_BCRYPT_KEY_MAX		72	/* bcrypt reads no byte of a key past the 72nd */
 
 /* A bcrypt import that may be the key: its id and its hash */
 typedef struct BcryptCandidate
@@ -249,7 +250,12 @@ import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *s
 	bool		found = false;
 	char	   *lp;
 
-	if (lookup_length <= 0 || (size_t) lookup_length > len || IsInParallelMode())
+	/*
+	 * bcrypt ignores every byte past the 72nd: a longer key would match any
+	 * key sharing its first 72 bytes (and be re-stored as that key).
+	 */
+	if (lookup_length <= 0 || (size_t) lookup_length > len || len > IMPORT_BCRYPT_KEY_MAX ||
+		IsInParallelMode())
 		return false;
 	lp = pnstrdup(key, lookup_length);
 
