@@ -280,6 +280,14 @@ SELECT status FROM apikey_verify(:'long_key');
 SELECT hash_scheme FROM apikey.keys WHERE name = 'long';
 SELECT apikey_unregister_format('long_') AS unregistered;
 
+-- The same bcrypt hash spelled $2b$ (or $2y$) is the same key: 23505
+SELECT crypt('ctza_' || repeat('d', 40), gen_salt('bf', 4)) AS dup_bcrypt \gset
+SELECT apikey_import('acme', '1', 'dup a', bcrypt_hash => :'dup_bcrypt', prefix => 'ctza_dddd') IS NOT NULL AS imported;
+SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup b', bcrypt_hash => %L, prefix => 'ctza_dddd')$$,
+                           '$2b$' || substr(:'dup_bcrypt', 5)));
+SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup y', bcrypt_hash => %L, prefix => 'ctza_dddd')$$,
+                           '$2y$' || substr(:'dup_bcrypt', 5)));
+
 -- Clean up: later tests see no imported key and no registered format
 DELETE FROM apikey.events WHERE key_id IN (SELECT id FROM apikey.keys WHERE suffix = '' OR id = :own_id);
 DELETE FROM apikey.keys WHERE suffix = '' OR id = :own_id;

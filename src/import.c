@@ -408,7 +408,11 @@ import_duplicate(void)
 			 errdetail("Each key can be imported once.")));
 }
 
-/* True when a bcrypt import with this lookup prefix and hash is stored. */
+/*
+ * True when a bcrypt import with this lookup prefix and hash is stored,
+ * whichever of $2a$, $2b$ and $2y$ spells it (verification computes all
+ * three alike: a second row of the same key would outlive its revocation).
+ */
 static bool
 import_bcrypt_stored(const char *prefix, const char *bcrypt)
 {
@@ -424,7 +428,7 @@ import_bcrypt_stored(const char *prefix, const char *bcrypt)
 
 		plan = keystore_prepare("SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
 								" AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-								" AND bcrypt_hash OPERATOR(pg_catalog.=) $2",
+								" AND pg_catalog.substr(bcrypt_hash, 4) OPERATOR(pg_catalog.=) pg_catalog.substr($2, 4)",
 								2, argtypes);
 	}
 	values[0] = CStringGetTextDatum(prefix);
