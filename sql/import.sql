@@ -288,6 +288,11 @@ SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup b', bcrypt_h
 SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup y', bcrypt_hash => %L, prefix => 'ctza_dddd')$$,
                            '$2y$' || substr(:'dup_bcrypt', 5)));
 
+-- A bcrypt cost above 14 is refused: a wrong key of the lookup prefix
+-- would run crypt() at that cost (cost 31: days), for any tenant
+SELECT expect_error($$SELECT apikey_import('globex', '10', 'c15', bcrypt_hash => '$2a$15$' || repeat('A', 53), prefix => 'ctza_dddd')$$);
+SELECT expect_error($$SELECT apikey_import('globex', '10', 'c31', bcrypt_hash => '$2b$31$' || repeat('A', 53), prefix => 'ctza_dddd')$$);
+
 -- Clean up: later tests see no imported key and no registered format
 DELETE FROM apikey.events WHERE key_id IN (SELECT id FROM apikey.keys WHERE suffix = '' OR id = :own_id);
 DELETE FROM apikey.keys WHERE suffix = '' OR id = :own_id;

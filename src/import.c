@@ -54,6 +54,12 @@
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
 #define IMPORT_BCRYPT_LEN			60	/* $2a$NN$ + 22 characters of salt + 31 of hash */
 #define IMPORT_RESTORE_LOCK_TIMEOUT	"100ms"
+/*
+ * The highest bcrypt cost accepted (about 1 s per check at 14 on current
+ * hardware, doubling per step): every wrong key of a lookup prefix pays
+ * one check per import sharing it, and pgcrypto at cost 31 runs for days.
+ */
+#define IMPORT_BCRYPT_COST_MAX		14
 #define IMPORT_BCRYPT_KEY_MAX		72	/* bcrypt reads no byte of a key past the 72nd */
 
 /* A bcrypt import that may be the key: its id and its hash */
@@ -63,7 +69,7 @@ typedef struct BcryptCandidate
 	char		hash[IMPORT_BCRYPT_LEN + 1];
 } BcryptCandidate;
 
-/* True when s (len bytes) has the shape of a bcrypt hash: $2a$, $2b$ or $2y$, cost 04-31, 53 characters. */
+/* True when s (len bytes) has the shape of a bcrypt hash: $2a$, $2b$ or $2y$, cost 04-14, 53 characters. */
 static bool
 import_bcrypt_shape_ok(const char *s, size_t len)
 {
@@ -75,7 +81,7 @@ import_bcrypt_shape_ok(const char *s, size_t len)
 		!isdigit((unsigned char) s[4]) || !isdigit((unsigned char) s[5]) || s[6] != '$')
 		return false;
 	cost = (s[4] - '0') * 10 + (s[5] - '0');
-	if (cost < 4 || cost > 31)
+	if (cost < 4 || cost > IMPORT_BCRYPT_COST_MAX)
 		return false;
 	for (i = 7; i < len; i++)
 	{
@@ -568,7 +574,7 @@ apikey_import(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bcrypt_hash is not a bcrypt hash"),
-				 errhint("A bcrypt hash is $2a$, $2b$ or $2y$, a cost from 04 to 31, $ and 53 characters of ./A-Za-z0-9.")));
+				 errhint("A bcrypt hash is $2a$, $2b$ or $2y$, a cost from 04 to 14, $ and 53 characters of ./A-Za-z0-9.")));
 
 	prefix = manage_required_text(fcinfo, 5, "prefix");
 	prefix_chars = pg_mbstrlen(prefix);
