@@ -265,6 +265,34 @@ SELECT expect_error($$SELECT apikey_unregister_format(NULL)$$);
 SELECT apikey_register_format('sk_live_', 'base62', 32);
 SELECT status FROM apikey_verify(:'sk_live');
 
+-- bcrypt reads only the first 72 bytes of a key: a format with a lookup
+-- length and longer keys is refused, and a longer key (a format written
+-- into the table directly) never verifies by bcrypt, which would accept any
+-- key sharing its first 72 bytes and re-store that one instead
+SELECT expect_error($$SELECT apikey_register_format('long_', 'hex', 40, 100, lookup_length => 9)$$);
+INSERT INTO apikey.key_formats VALUES ('long_', 'hex', 40, 100, 'live', 9);
+SELECT 'long_' || repeat('a1', 50) AS long_key \gset
+SELECT substr(:'long_key', 1, 72) || repeat('0', 33) AS long_forged \gset
+SELECT apikey_import('acme', '1', 'long', bcrypt_hash => crypt(:'long_key', gen_salt('bf', 4)),
+                     prefix => 'long_a1a1') IS NOT NULL AS imported;
+SELECT status FROM apikey_verify(:'long_forged');
+SELECT status FROM apikey_verify(:'long_key');
+SELECT hash_scheme FROM apikey.keys WHERE name = 'long';
+SELECT apikey_unregister_format('long_') AS unregistered;
+
+-- The same bcrypt hash spelled $2b$ (or $2y$) is the same key: 23505
+SELECT crypt('ctza_' || repeat('d', 40), gen_salt('bf', 4)) AS dup_bcrypt \gset
+SELECT apikey_import('acme', '1', 'dup a', bcrypt_hash => :'dup_bcrypt', prefix => 'ctza_dddd') IS NOT NULL AS imported;
+SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup b', bcrypt_hash => %L, prefix => 'ctza_dddd')$$,
+                           '$2b$' || substr(:'dup_bcrypt', 5)));
+SELECT expect_error(format($$SELECT apikey_import('acme', '1', 'dup y', bcrypt_hash => %L, prefix => 'ctza_dddd')$$,
+                           '$2y$' || substr(:'dup_bcrypt', 5)));
+
+-- A bcrypt cost above 14 is refused: a wrong key of the lookup prefix
+-- would run crypt() at that cost (cost 31: days), for any tenant
+SELECT expect_error($$SELECT apikey_import('globex', '10', 'c15', bcrypt_hash => '$2a$15$' || repeat('A', 53), prefix => 'ctza_dddd')$$);
+SELECT expect_error($$SELECT apikey_import('globex', '10', 'c31', bcrypt_hash => '$2b$31$' || repeat('A', 53), prefix => 'ctza_dddd')$$);
+
 -- Clean up: later tests see no imported key and no registered format
 DELETE FROM apikey.events WHERE key_id IN (SELECT id FROM apikey.keys WHERE suffix = '' OR id = :own_id);
 DELETE FROM apikey.keys WHERE suffix = '' OR id = :own_id;

@@ -213,6 +213,19 @@ SELECT apikey_prune('30 days') AS pruned_again;
 SELECT apikey_prune('1 hour') AS pruned_1_hour;
 SELECT EXISTS (SELECT FROM apikey.keys WHERE id = :p5) AS live_key_kept;
 
+-- A revoked successor whose predecessor is still in its grace period stays:
+-- the predecessor spends the successor's credits, and would spend none
+-- (unlimited) once they were deleted with it
+SELECT id AS g1, key AS g1_key FROM apikey_create('lc', '502', 'grace', remaining => 1) \gset
+SELECT id AS g2 FROM apikey_rotate(:g1, '1 hour') \gset
+UPDATE apikey.keys SET revoked_at = now() - interval '2 hours' WHERE id = :g2;
+SELECT apikey_prune('1 hour') AS pruned_in_grace;
+SELECT valid, status, remaining FROM apikey_consume(:'g1_key');
+SELECT valid, status, remaining FROM apikey_consume(:'g1_key');
+-- once the predecessor is past its grace too, both go
+UPDATE apikey.keys SET expires_at = now() - interval '2 hours' WHERE id = :g1;
+SELECT apikey_prune('1 hour') AS pruned_after_grace;
+
 -- Clean up
 DELETE FROM apikey.key_usage WHERE key_id IN (SELECT id FROM apikey.keys WHERE tenant_id IN ('lc', 'lc2'));
 DELETE FROM apikey.keys WHERE tenant_id IN ('lc', 'lc2');

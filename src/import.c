@@ -54,6 +54,13 @@
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
 #define IMPORT_BCRYPT_LEN			60	/* $2a$NN$ + 22 characters of salt + 31 of hash */
 #define IMPORT_RESTORE_LOCK_TIMEOUT	"100ms"
+/*
+ * The highest bcrypt cost accepted (about 1 s per check at 14 on current
+ * hardware, doubling per step): every wrong key of a lookup prefix pays
+ * one check per import sharing it, and pgcrypto at cost 31 runs for days.
+ */
+#define IMPORT_BCRYPT_COST_MAX		14
+#define IMPORT_BCRYPT_KEY_MAX		72	/* bcrypt reads no byte of a key past the 72nd */
 
 /* A bcrypt import that may be the key: its id and its hash */
 typedef struct BcryptCandidate
@@ -62,7 +69,7 @@ typedef struct BcryptCandidate
 	char		hash[IMPORT_BCRYPT_LEN + 1];
 } BcryptCandidate;
 
-/* True when s (len bytes) has the shape of a bcrypt hash: $2a$, $2b$ or $2y$, cost 04-31, 53 characters. */
+/* True when s (len bytes) has the shape of a bcrypt hash: $2a$, $2b$ or $2y$, cost 04-14, 53 characters. */
 static bool
 import_bcrypt_shape_ok(const char *s, size_t len)
 {
@@ -74,7 +81,7 @@ import_bcrypt_shape_ok(const char *s, size_t len)
 		!isdigit((unsigned char) s[4]) || !isdigit((unsigned char) s[5]) || s[6] != '$')
 		return false;
 	cost = (s[4] - '0') * 10 + (s[5] - '0');
-	if (cost < 4 || cost > 31)
+	if (cost < 4 || cost > IMPORT_BCRYPT_COST_MAX)
 		return false;
 	for (i = 7; i < len; i++)
 	{
@@ -249,7 +256,12 @@ import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *s
 	bool		found = false;
 	char	   *lp;
 
-	if (lookup_length <= 0 || (size_t) lookup_length > len || IsInParallelMode())
+	/*
+	 * bcrypt ignores every byte past the 72nd: a longer key would match any
+	 * key sharing its first 72 bytes (and be re-stored as that key).
+	 */
+	if (lookup_length <= 0 || (size_t) lookup_length > len || len > IMPORT_BCRYPT_KEY_MAX ||
+		IsInParallelMode())
 		return false;
 	lp = pnstrdup(key, lookup_length);
 
@@ -402,7 +414,11 @@ import_duplicate(void)
 			 errdetail("Each key can be imported once.")));
 }
 
-/* True when a bcrypt import with this lookup prefix and hash is stored. */
+/*
+ * True when a bcrypt import with this lookup prefix and hash is stored,
+ * whichever of $2a$, $2b$ and $2y$ spells it (verification computes all
+ * three alike: a second row of the same key would outlive its revocation).
+ */
 static bool
 import_bcrypt_stored(const char *prefix, const char *bcrypt)
 {
@@ -418,7 +434,7 @@ import_bcrypt_stored(const char *prefix, const char *bcrypt)
 
 		plan = keystore_prepare("SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
 								" AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-								" AND bcrypt_hash OPERATOR(pg_catalog.=) $2",
+								" AND pg_catalog.substr(bcrypt_hash, 4) OPERATOR(pg_catalog.=) pg_catalog.substr($2, 4)",
 								2, argtypes);
 	}
 	values[0] = CStringGetTextDatum(prefix);
@@ -558,7 +574,7 @@ apikey_import(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bcrypt_hash is not a bcrypt hash"),
-				 errhint("A bcrypt hash is $2a$, $2b$ or $2y$, a cost from 04 to 31, $ and 53 characters of ./A-Za-z0-9.")));
+				 errhint("A bcrypt hash is $2a$, $2b$ or $2y$, a cost from 04 to 14, $ and 53 characters of ./A-Za-z0-9.")));
 
 	prefix = manage_required_text(fcinfo, 5, "prefix");
 	prefix_chars = pg_mbstrlen(prefix);

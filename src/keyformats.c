@@ -361,6 +361,9 @@ apikey_register_format(PG_FUNCTION_ARGS)
 		keyformats_bad_argument(psprintf("lookup_length must be between %d and %d for this prefix",
 										 prefix_len + 1, Min(IMPORT_PREFIX_MAX, prefix_len + min_length)),
 								"It counts the leading characters of a key, prefix included, that a bcrypt import stores.");
+	if (!PG_ARGISNULL(5) && prefix_len + max_length > 72)
+		keyformats_bad_argument("a format with a lookup_length must have keys of at most 72 characters",
+								"bcrypt reads only the first 72 bytes of a key: prefix length plus max_length must not exceed 72.");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -287,11 +287,23 @@ apikey_prune(PG_FUNCTION_ARGS)
 	{
 		Oid			argtypes[2] = {TIMESTAMPTZOID, TEXTOID};
 
-		lock_plan = keystore_prepare("SELECT id FROM apikey.keys"
-									 " WHERE (revoked_at OPERATOR(pg_catalog.<) $1"
-									 " OR expires_at OPERATOR(pg_catalog.<) $1)"
-									 " AND ($2::pg_catalog.text IS NULL OR tenant_id OPERATOR(pg_catalog.=) $2)"
-									 " ORDER BY id FOR UPDATE",
+		/*
+		 * Not a key with a predecessor (any ancestor) that stays: an old
+		 * key in its grace period spends the credits of the newest key of
+		 * its chain, and would spend none (unlimited) once that is gone.
+		 */
+		lock_plan = keystore_prepare("SELECT k.id FROM apikey.keys k"
+									 " WHERE (k.revoked_at OPERATOR(pg_catalog.<) $1"
+									 " OR k.expires_at OPERATOR(pg_catalog.<) $1)"
+									 " AND ($2::pg_catalog.text IS NULL OR k.tenant_id OPERATOR(pg_catalog.=) $2)"
+									 " AND NOT EXISTS (WITH RECURSIVE a AS ("
+									 " SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at FROM apikey.keys p"
+									 " WHERE p.id OPERATOR(pg_catalog.=) k.rotated_from"
+									 " UNION SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at"
+									 " FROM apikey.keys p, a WHERE p.id OPERATOR(pg_catalog.=) a.rotated_from)"
+									 " SELECT FROM a WHERE NOT COALESCE(a.revoked_at OPERATOR(pg_catalog.<) $1"
+									 " OR a.expires_at OPERATOR(pg_catalog.<) $1, false))"
+									 " ORDER BY k.id FOR UPDATE OF k",
 									 2, argtypes);
 	}
 	if (delete_plan == NULL)
