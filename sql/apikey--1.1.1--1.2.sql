@@ -267,7 +267,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $notify$
 BEGIN
-	IF NEW.at OPERATOR(pg_catalog.=) pg_catalog.now() THEN
+	-- not for 'rehash': verification writes it, and a NOTIFY would make the
+	-- verifying transaction impossible to PREPARE (two-phase commit)
+	IF NEW.at OPERATOR(pg_catalog.=) pg_catalog.now()
+	   AND NEW.action OPERATOR(pg_catalog.<>) 'rehash' THEN
 		PERFORM pg_catalog.pg_notify('apikey_events', NEW.id::pg_catalog.text);
 	END IF;
 	RETURN NULL;

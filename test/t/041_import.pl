@@ -22,6 +22,7 @@ chmod(0600, $pepper) or die "chmod $pepper: $!";
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'apikey'
 apikey.pepper_file = '$pepper'
+max_prepared_transactions = 2
 });
 $node->start;
 
@@ -35,7 +36,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE k (n int PRIMARY KEY, key text, id bigint);
 	INSERT INTO k (n, key)
 		SELECT n, 'ctza_' || lpad(to_hex(n), 4, '0') || encode(gen_random_bytes(18), 'hex')
-		  FROM generate_series(1, 3) n;
+		  FROM generate_series(1, 4) n;
 	UPDATE k SET id = apikey_import('t1', '1', 'cotizera ' || n,
 									bcrypt_hash => crypt(key, gen_salt('bf', 4)), prefix => left(key, 9));
 });
@@ -101,6 +102,17 @@ $verifier->finish;
 is($node->safe_psql('postgres', "SET lock_timeout = '2s'; SELECT apikey_revoke($id3, 'tap')"),
 	't', 'and goes through once it ends');
 is(status_of(3), 'revoked', 'the key is revoked');
+
+# 4. the re-store records a 'rehash' event but sends no NOTIFY: the verifying
+# transaction can still PREPARE (two-phase commit refuses after a NOTIFY)
+my ($pret, $pout, $perr) = $node->psql('postgres', q{
+	BEGIN;
+	SELECT v.status FROM k, apikey_verify(k.key) v WHERE k.n = 4;
+	PREPARE TRANSACTION 'apikey_tap';
+	COMMIT PREPARED 'apikey_tap';
+});
+is($pret, 0, 'a transaction whose verification re-stored a key can PREPARE') or diag($perr);
+is(scheme_of(4), 'hmac-sha256', 'and its re-store is committed with it');
 
 # nothing ever logs a key or a hash
 my $log = slurp_file($node->logfile);
