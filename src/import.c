@@ -49,6 +49,7 @@
 #include "import.h"
 #include "keystore.h"
 #include "manage.h"
+#include "subxact.h"
 #include "verify.h"
 
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
@@ -236,6 +237,39 @@ import_bcrypt_candidates(const char *lp, Snapshot *snap, BcryptCandidate **out)
 	return n;
 }
 
+/* The arguments and result of import_lookup_bcrypt's subtransaction */
+typedef struct BcryptLookup
+{
+	const char *key;
+	size_t		len;
+	const char *lp;
+	Snapshot   *snap;
+	KeyRow	   *row;
+	bool		found;
+} BcryptLookup;
+
+static void
+import_lookup_bcrypt_sub(void *arg)
+{
+	BcryptLookup *l = (BcryptLookup *) arg;
+	BcryptCandidate *cand;
+	int			n = import_bcrypt_candidates(l->lp, l->snap, &cand);
+	Oid			fn = n > 0 ? import_crypt_function() : InvalidOid;
+	int			i;
+
+	if (OidIsValid(fn))
+	{
+		FmgrInfo	crypt;
+
+		fmgr_info(fn, &crypt);
+		for (i = 0; i < n && !l->found; i++)
+		{
+			if (import_bcrypt_matches(&crypt, l->key, l->len, cand[i].hash))
+				l->found = keystore_lookup_by_id_snap(cand[i].id, l->snap, l->row);
+		}
+	}
+}
+
 /*
  * Finds the bcrypt import key is (see import.h).  Runs in a subtransaction:
  * any error (pgcrypto missing or refused, a hash pgcrypto rejects, out of
@@ -244,57 +278,75 @@ import_bcrypt_candidates(const char *lp, Snapshot *snap, BcryptCandidate **out)
 bool
 import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *snap, KeyRow *row)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		found = false;
-	char	   *lp;
+	BcryptLookup l;
 
 	if (lookup_length <= 0 || (size_t) lookup_length > len || IsInParallelMode())
 		return false;
-	lp = pnstrdup(key, lookup_length);
+	l.key = key;
+	l.len = len;
+	l.lp = pnstrdup(key, lookup_length);
+	l.snap = snap;
+	l.row = row;
+	l.found = false;
+	return subxact_run(import_lookup_bcrypt_sub, NULL, &l) && l.found;
+}
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
+/* The arguments of import_restore's subtransaction */
+typedef struct ImportRestore
+{
+	int64		id;
+	const char *scheme;
+	uint8		hash[HASHING_SHA256_LEN];
+} ImportRestore;
+
+static void
+import_restore_sub(void *arg)
+{
+	ImportRestore *r = (ImportRestore *) arg;
+	static SPIPlanPtr plan = NULL;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Datum		values[3];
+	bytea	   *hashval;
+
+	keystore_become_owner(&save_userid, &save_sec_context);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", IMPORT_RESTORE_LOCK_TIMEOUT,
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
 	{
-		BcryptCandidate *cand;
-		int			n = import_bcrypt_candidates(lp, snap, &cand);
-		Oid			fn = n > 0 ? import_crypt_function() : InvalidOid;
-		int			i;
+		Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
 
-		if (OidIsValid(fn))
-		{
-			FmgrInfo	crypt;
-
-			fmgr_info(fn, &crypt);
-			for (i = 0; i < n && !found; i++)
-			{
-				if (import_bcrypt_matches(&crypt, key, len, cand[i].hash))
-					found = keystore_lookup_by_id_snap(cand[i].id, snap, row);
-			}
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		plan = keystore_prepare("WITH l AS (SELECT k.id FROM apikey.keys k"
+								" WHERE k.id OPERATOR(pg_catalog.=) $1"
+								" AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
+								" FOR UPDATE SKIP LOCKED),"
+								" u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
+								" bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
+								" RETURNING k.id, k.tenant_id),"
+								" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
+								" SELECT u.id, u.tenant_id, 'rehash',"
+								" pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
+								" SELECT id FROM u",
+								3, argtypes);
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
+	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
+	memcpy(VARDATA(hashval), r->hash, HASHING_SHA256_LEN);
+	values[0] = Int64GetDatum(r->id);
+	values[1] = PointerGetDatum(hashval);
+	values[2] = CStringGetTextDatum(r->scheme);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not re-store an imported API key");
+	SPI_finish();
+	explicit_bzero(VARDATA(hashval), HASHING_SHA256_LEN);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		found = false;
-	}
-	PG_END_TRY();
-	return found;
+	AtEOXact_GUC(true, save_nestlevel);
+	keystore_restore_user(save_userid, save_sec_context);
 }
 
 /*
@@ -309,87 +361,16 @@ import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *s
 void
 import_restore(int64 id, const char *key, size_t len)
 {
-	static SPIPlanPtr plan = NULL;
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	uint8		hash[HASHING_SHA256_LEN];
-	const char *scheme;
+	ImportRestore r;
 
 	if (RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot() || IsInParallelMode())
 		return;
-	scheme = verify_hash_for_new_key(key, len, hash);
-	if (scheme == NULL)
+	r.scheme = verify_hash_for_new_key(key, len, r.hash);
+	if (r.scheme == NULL)
 		return;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Oid			save_userid;
-		int			save_sec_context;
-		int			save_nestlevel;
-		Datum		values[3];
-		bytea	   *hashval;
-
-		keystore_become_owner(&save_userid, &save_sec_context);
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("lock_timeout", IMPORT_RESTORE_LOCK_TIMEOUT,
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (plan == NULL)
-		{
-			Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
-
-			plan = keystore_prepare("WITH l AS (SELECT k.id FROM apikey.keys k"
-									" WHERE k.id OPERATOR(pg_catalog.=) $1"
-									" AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-									" FOR UPDATE SKIP LOCKED),"
-									" u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
-									" bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
-									" RETURNING k.id, k.tenant_id),"
-									" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
-									" SELECT u.id, u.tenant_id, 'rehash',"
-									" pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
-									" SELECT id FROM u",
-									3, argtypes);
-		}
-		hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-		SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
-		memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
-		values[0] = Int64GetDatum(id);
-		values[1] = PointerGetDatum(hashval);
-		values[2] = CStringGetTextDatum(scheme);
-		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not re-store an imported API key");
-		SPI_finish();
-		explicit_bzero(VARDATA(hashval), HASHING_SHA256_LEN);
-
-		AtEOXact_GUC(true, save_nestlevel);
-		keystore_restore_user(save_userid, save_sec_context);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* the subtransaction's abort restores the user, the GUCs and SPI */
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	explicit_bzero(hash, sizeof(hash));
+	r.id = id;
+	(void) subxact_run(import_restore_sub, NULL, &r);
+	explicit_bzero(r.hash, sizeof(r.hash));
 }
 
 /* Raises 23505 for an imported key that is stored already (never showing its hash). */
