@@ -334,9 +334,7 @@ import_restore_sub(void *arg)
 								" SELECT id FROM u",
 								3, argtypes);
 	}
-	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
-	memcpy(VARDATA(hashval), r->hash, HASHING_SHA256_LEN);
+	hashval = keystore_hash_bytea(r->hash);
 	values[0] = Int64GetDatum(r->id);
 	values[1] = PointerGetDatum(hashval);
 	values[2] = CStringGetTextDatum(r->scheme);
@@ -578,9 +576,7 @@ apikey_import(PG_FUNCTION_ARGS)
 		KeyRow		row;
 		Snapshot	snap = NULL;
 
-		stored_hash = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-		SET_VARSIZE(stored_hash, VARHDRSZ + HASHING_SHA256_LEN);
-		memcpy(VARDATA(stored_hash), VARDATA_ANY(key_hash), HASHING_SHA256_LEN);
+		stored_hash = keystore_hash_bytea((const uint8 *) VARDATA_ANY(key_hash));
 		if (keystore_lookup_by_hash((const uint8 *) VARDATA(stored_hash), &snap, NULL, &row))
 			import_duplicate();
 	}

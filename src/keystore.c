@@ -568,6 +568,17 @@ keystore_prepare(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* A SHA-256 hash as a palloc'd bytea (a statement's parameter). */
+bytea *
+keystore_hash_bytea(const uint8 *hash)
+{
+	bytea	   *hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
+
+	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
+	memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
+	return hashval;
+}
+
 /* Connects to SPI, raising on failure. */
 static void
 keystore_spi_connect(void)
@@ -629,9 +640,7 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 									   19, argtypes);
 	}
 
-	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
-	memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
+	hashval = keystore_hash_bytea(hash);
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(tenant_id);

@@ -35,6 +35,7 @@ extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
 extern void keystore_touch(int64 id, TimestampTz used_at);
 extern void keystore_invalidate(void);
 extern SPIPlanPtr keystore_prepare(const char *sql, int nargs, Oid *argtypes);
+extern bytea *keystore_hash_bytea(const uint8 *hash);
 
 /* keystore.c: the role that owns apikey.keys, for writes done on its behalf */
 extern void keystore_become_owner(Oid *save_userid, int *save_sec_context);
