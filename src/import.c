@@ -448,22 +448,13 @@ import_insert(const char *tenant_id, const char *user_id, const char *name, cons
 								" SELECT id FROM k",
 								13, argtypes);
 	}
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(tenant_id);
-	values[1] = CStringGetTextDatum(user_id);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = CStringGetTextDatum(prefix);
+	keystore_key_params(values, nulls, lengthof(values), tenant_id, user_id, name, prefix,
+						environment, scopes, scopes_null, metadata, metadata_null,
+						expires_at, expires_null);
 	values[4] = PointerGetDatum(key_hash);
 	nulls[4] = key_hash ? ' ' : 'n';
 	values[5] = bcrypt ? CStringGetTextDatum(bcrypt) : (Datum) 0;
 	nulls[5] = bcrypt ? ' ' : 'n';
-	values[6] = CStringGetTextDatum(environment);
-	values[7] = scopes;
-	nulls[7] = scopes_null ? 'n' : ' ';
-	values[8] = metadata;
-	nulls[8] = metadata_null ? 'n' : ' ';
-	values[9] = TimestampTzGetDatum(expires_at);
-	nulls[9] = expires_null ? 'n' : ' ';
 	values[10] = actor ? CStringGetTextDatum(actor) : (Datum) 0;
 	nulls[10] = actor ? ' ' : 'n';
 	values[11] = CStringGetTextDatum(bcrypt ? "bcrypt" : "sha256");

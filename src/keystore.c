@@ -579,6 +579,34 @@ keystore_hash_bytea(const uint8 *hash)
 	return hashval;
 }
 
+/*
+ * Fills the parameters an INSERT INTO apikey.keys takes first: $1-$4
+ * (tenant, user, name, prefix) and $7-$10 (environment, scopes, metadata,
+ * expires_at); every other one of the nargs parameters is marked not null.
+ */
+void
+keystore_key_params(Datum *values, char *nulls, int nargs,
+					const char *tenant_id, const char *user_id,
+					const char *name, const char *prefix,
+					const char *environment,
+					Datum scopes, bool scopes_null,
+					Datum metadata, bool metadata_null,
+					TimestampTz expires_at, bool expires_null)
+{
+	memset(nulls, ' ', nargs);
+	values[0] = CStringGetTextDatum(tenant_id);
+	values[1] = CStringGetTextDatum(user_id);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = CStringGetTextDatum(prefix);
+	values[6] = CStringGetTextDatum(environment);
+	values[7] = scopes;
+	nulls[7] = scopes_null ? 'n' : ' ';
+	values[8] = metadata;
+	nulls[8] = metadata_null ? 'n' : ' ';
+	values[9] = TimestampTzGetDatum(expires_at);
+	nulls[9] = expires_null ? 'n' : ' ';
+}
+
 /* Connects to SPI, raising on failure. */
 static void
 keystore_spi_connect(void)
@@ -642,20 +670,11 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 
 	hashval = keystore_hash_bytea(hash);
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(tenant_id);
-	values[1] = CStringGetTextDatum(user_id);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = CStringGetTextDatum(prefix);
+	keystore_key_params(values, nulls, lengthof(values), tenant_id, user_id, name, prefix,
+						environment, scopes, scopes_null, metadata, metadata_null,
+						expires_at, expires_null);
 	values[4] = CStringGetTextDatum(suffix);
 	values[5] = PointerGetDatum(hashval);
-	values[6] = CStringGetTextDatum(environment);
-	values[7] = scopes;
-	nulls[7] = scopes_null ? 'n' : ' ';
-	values[8] = metadata;
-	nulls[8] = metadata_null ? 'n' : ' ';
-	values[9] = TimestampTzGetDatum(expires_at);
-	nulls[9] = expires_null ? 'n' : ' ';
 	values[10] = Int64GetDatum(rotated_from);
 	nulls[10] = rotated_from > 0 ? ' ' : 'n';
 	values[11] = created_by ? CStringGetTextDatum(created_by) : (Datum) 0;
