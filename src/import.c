@@ -543,15 +543,8 @@ apikey_import(PG_FUNCTION_ARGS)
 				 errdetail("Its length must be the lookup_length of a format whose prefix it starts with."),
 				 errhint("Register the format with apikey_register_format(..., lookup_length => ...).")));
 
-	if (keyfmt_env_from_string(envname, strlen(envname)) == KEYFMT_ENV_INVALID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid environment \"%s\"", envname),
-				 errhint("The environment of an API key is \"live\" or \"test\".")));
-	if (!expires_null && expires_at <= GetCurrentTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expires_at must be in the future")));
+	(void) manage_check_environment(envname);
+	manage_check_expires(expires_at, expires_null);
 	if (!created_null && created_at > GetCurrentTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
