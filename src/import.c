@@ -304,6 +304,7 @@ import_restore_sub(void *arg)
 {
 	ImportRestore *r = (ImportRestore *) arg;
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
@@ -315,25 +316,18 @@ import_restore_sub(void *arg)
 	(void) set_config_option("lock_timeout", IMPORT_RESTORE_LOCK_TIMEOUT,
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
-
-		plan = keystore_prepare("WITH l AS (SELECT k.id FROM apikey.keys k"
-								" WHERE k.id OPERATOR(pg_catalog.=) $1"
-								" AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-								" FOR UPDATE SKIP LOCKED),"
-								" u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
-								" bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
-								" RETURNING k.id, k.tenant_id),"
-								" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
-								" SELECT u.id, u.tenant_id, 'rehash',"
-								" pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
-								" SELECT id FROM u",
-								3, argtypes);
-	}
+	(void) keystore_connect_plan(&plan, "WITH l AS (SELECT k.id FROM apikey.keys k"
+								 " WHERE k.id OPERATOR(pg_catalog.=) $1"
+								 " AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
+								 " FOR UPDATE SKIP LOCKED),"
+								 " u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
+								 " bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
+								 " RETURNING k.id, k.tenant_id),"
+								 " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
+								 " SELECT u.id, u.tenant_id, 'rehash',"
+								 " pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
+								 " SELECT id FROM u",
+								 3, argtypes);
 	hashval = keystore_hash_bytea(r->hash);
 	values[0] = Int64GetDatum(r->id);
 	values[1] = PointerGetDatum(hashval);
@@ -386,22 +380,16 @@ static bool
 import_bcrypt_stored(const char *prefix, const char *bcrypt)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
-
-		plan = keystore_prepare("SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
-								" AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-								" AND bcrypt_hash OPERATOR(pg_catalog.=) $2",
-								2, argtypes);
-	}
 	values[0] = CStringGetTextDatum(prefix);
 	values[1] = CStringGetTextDatum(bcrypt);
+	(void) keystore_connect_plan(&plan, "SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
+								 " AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
+								 " AND bcrypt_hash OPERATOR(pg_catalog.=) $2",
+								 2, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read API keys");
 	found = SPI_processed > 0;
@@ -421,6 +409,8 @@ import_insert(const char *tenant_id, const char *user_id, const char *name, cons
 			  TimestampTz expires_at, bool expires_null, TimestampTz created_at, bool created_null)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID,
+		TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	MemoryContext oldcontext = CurrentMemoryContext;
 	Datum		values[13];
 	char		nulls[13];
@@ -429,25 +419,17 @@ import_insert(const char *tenant_id, const char *user_id, const char *name, cons
 	int64		id;
 	const char *actor = actor_or_null();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID,
-			TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-
-		plan = keystore_prepare("WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix,"
-								" key_hash, bcrypt_hash, environment, scopes, metadata, expires_at,"
-								" created_by, hash_scheme, created_at)"
-								" VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12,"
-								" COALESCE($13, pg_catalog.now()))"
-								" RETURNING id, tenant_id),"
-								" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
-								" SELECT k.id, k.tenant_id, 'import', $11,"
-								" pg_catalog.concat('imported with a ', $12, ' hash') FROM k)"
-								" SELECT id FROM k",
-								13, argtypes);
-	}
+	(void) keystore_connect_plan(&plan, "WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix,"
+								 " key_hash, bcrypt_hash, environment, scopes, metadata, expires_at,"
+								 " created_by, hash_scheme, created_at)"
+								 " VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12,"
+								 " COALESCE($13, pg_catalog.now()))"
+								 " RETURNING id, tenant_id),"
+								 " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
+								 " SELECT k.id, k.tenant_id, 'import', $11,"
+								 " pg_catalog.concat('imported with a ', $12, ' hash') FROM k)"
+								 " SELECT id FROM k",
+								 13, argtypes);
 	keystore_key_params(values, nulls, lengthof(values), tenant_id, user_id, name, prefix,
 						environment, scopes, scopes_null, metadata, metadata_null,
 						expires_at, expires_null);

@@ -568,6 +568,23 @@ keystore_prepare(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* Returns *plan, prepared with keystore_prepare() the first time. */
+SPIPlanPtr
+keystore_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+		*plan = keystore_prepare(sql, nargs, argtypes);
+	return *plan;
+}
+
+/* Connects to SPI and returns *plan, prepared the first time (keystore_plan). */
+SPIPlanPtr
+keystore_connect_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	keystore_spi_connect();
+	return keystore_plan(plan, sql, nargs, argtypes);
+}
+
 /* A SHA-256 hash as a palloc'd bytea (a statement's parameter). */
 bytea *
 keystore_hash_bytea(const uint8 *hash)
@@ -608,7 +625,7 @@ keystore_key_params(Datum *values, char *nulls, int nargs,
 }
 
 /* Connects to SPI, raising on failure. */
-static void
+void
 keystore_spi_connect(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -35,6 +35,9 @@ extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
 extern void keystore_touch(int64 id, TimestampTz used_at);
 extern void keystore_invalidate(void);
 extern SPIPlanPtr keystore_prepare(const char *sql, int nargs, Oid *argtypes);
+extern void keystore_spi_connect(void);
+extern SPIPlanPtr keystore_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr keystore_connect_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
 extern bytea *keystore_hash_bytea(const uint8 *hash);
 extern void keystore_key_params(Datum *values, char *nulls, int nargs,
 								const char *tenant_id, const char *user_id,
