@@ -597,6 +597,24 @@ keystore_hash_bytea(const uint8 *hash)
 }
 
 /*
+ * Fills parameters first .. first + 2 (0-based) of a statement writing a
+ * key's scopes, metadata and expires_at, each of them possibly null.
+ */
+void
+keystore_scopes_params(Datum *values, char *nulls, int first,
+					   Datum scopes, bool scopes_null,
+					   Datum metadata, bool metadata_null,
+					   TimestampTz expires_at, bool expires_null)
+{
+	values[first] = scopes;
+	nulls[first] = scopes_null ? 'n' : ' ';
+	values[first + 1] = metadata;
+	nulls[first + 1] = metadata_null ? 'n' : ' ';
+	values[first + 2] = TimestampTzGetDatum(expires_at);
+	nulls[first + 2] = expires_null ? 'n' : ' ';
+}
+
+/*
  * Fills the parameters an INSERT INTO apikey.keys takes first: $1-$4
  * (tenant, user, name, prefix) and $7-$10 (environment, scopes, metadata,
  * expires_at); every other one of the nargs parameters is marked not null.
@@ -616,12 +634,8 @@ keystore_key_params(Datum *values, char *nulls, int nargs,
 	values[2] = CStringGetTextDatum(name);
 	values[3] = CStringGetTextDatum(prefix);
 	values[6] = CStringGetTextDatum(environment);
-	values[7] = scopes;
-	nulls[7] = scopes_null ? 'n' : ' ';
-	values[8] = metadata;
-	nulls[8] = metadata_null ? 'n' : ' ';
-	values[9] = TimestampTzGetDatum(expires_at);
-	nulls[9] = expires_null ? 'n' : ' ';
+	keystore_scopes_params(values, nulls, 7, scopes, scopes_null, metadata, metadata_null,
+						   expires_at, expires_null);
 }
 
 /* Connects to SPI, raising on failure. */

@@ -155,12 +155,8 @@ update_key_row(int64 id, const char *name, Datum scopes, bool scopes_null,
 								 7, argtypes);
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(name);
-	values[2] = scopes;
-	nulls[2] = scopes_null ? 'n' : ' ';
-	values[3] = metadata;
-	nulls[3] = metadata_null ? 'n' : ' ';
-	values[4] = TimestampTzGetDatum(expires_at);
-	nulls[4] = expires_null ? 'n' : ' ';
+	keystore_scopes_params(values, nulls, 2, scopes, scopes_null, metadata, metadata_null,
+						   expires_at, expires_null);
 	values[5] = Int32GetDatum(limits->rate_limit);
 	nulls[5] = limits->rate_limit_null ? 'n' : ' ';
 	values[6] = IntervalPGetDatum(&limits->rate_window);
