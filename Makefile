@@ -40,7 +40,8 @@ OBJS = \
 	src/tenant_limits.o \
 	src/pepper.o \
 	src/keyformats.o \
-	src/import.o
+	src/import.o \
+	src/subxact.o
 
 DATA = $(wildcard sql/apikey--*.sql)
 

@@ -59,20 +59,10 @@
 	"(SELECT pg_catalog.max(x.key_id) FROM chain, apikey.key_credits x" \
 	" WHERE x.key_id OPERATOR(pg_catalog.=) chain.id)"
 
-static SPIPlanPtr spend_plan = NULL;
-static SPIPlanPtr balance_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
-
-/* Connects to SPI, raising on failure. */
-static void
-credits_spi_connect(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
 
 /* Raises 22023 naming the argument. */
 static APIKEY_NORETURN void
@@ -192,14 +182,12 @@ limits_read(int64 id, KeyLimits *l)
 	memset(l, 0, sizeof(*l));
 	l->rate_limit_null = l->rate_window_null = l->remaining_null = true;
 	l->refill_amount_null = l->refill_interval_null = true;
-	credits_spi_connect();
-	if (read_plan == NULL)
-		read_plan = keystore_prepare("SELECT k.rate_limit, k.rate_window, c.key_id IS NOT NULL,"
-									 " c.remaining, c.refill_amount, c.refill_interval"
-									 " FROM apikey.keys k LEFT JOIN apikey.key_credits c"
-									 " ON c.key_id OPERATOR(pg_catalog.=) k.id"
-									 " WHERE k.id OPERATOR(pg_catalog.=) $1",
-									 1, argtypes);
+	(void) keystore_connect_plan(&read_plan, "SELECT k.rate_limit, k.rate_window, c.key_id IS NOT NULL,"
+								 " c.remaining, c.refill_amount, c.refill_interval"
+								 " FROM apikey.keys k LEFT JOIN apikey.key_credits c"
+								 " ON c.key_id OPERATOR(pg_catalog.=) k.id"
+								 " WHERE k.id OPERATOR(pg_catalog.=) $1",
+								 1, argtypes);
 	values[0] = Int64GetDatum(id);
 	if (SPI_execute_plan(read_plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the limits of an API key");
@@ -232,11 +220,9 @@ credits_move(int64 from, int64 to)
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2];
 
-	credits_spi_connect();
-	if (move_plan == NULL)
-		move_plan = keystore_prepare("UPDATE apikey.key_credits SET key_id = $2"
-									 " WHERE key_id OPERATOR(pg_catalog.=) $1",
-									 2, argtypes);
+	(void) keystore_connect_plan(&move_plan, "UPDATE apikey.key_credits SET key_id = $2"
+								 " WHERE key_id OPERATOR(pg_catalog.=) $1",
+								 2, argtypes);
 	values[0] = Int64GetDatum(from);
 	values[1] = Int64GetDatum(to);
 	if (SPI_execute_plan(move_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
@@ -253,7 +239,7 @@ credits_move(int64 from, int64 to)
 void
 credits_store(int64 id, const KeyLimits *l)
 {
-	credits_spi_connect();
+	keystore_spi_connect();
 	if (!l->credits)
 	{
 		Oid			argtypes[1] = {INT8OID};
@@ -337,13 +323,15 @@ credits_run(SPIPlanPtr plan, int64 id, int64 cost, int expected, int64 *values, 
 static void
 credits_spend(int64 id, int64 cost, VerifyStatus *status, int64 *remaining, bool *remaining_null)
 {
+	static SPIPlanPtr spend_plan = NULL;
+	static SPIPlanPtr balance_plan = NULL;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			attempt;
 	int64		target = id;
 
 	keystore_become_owner(&save_userid, &save_sec_context);
-	credits_spi_connect();
+	keystore_spi_connect();
 	if (spend_plan == NULL)
 	{
 		Oid			argtypes[2] = {INT8OID, INT8OID};

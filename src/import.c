@@ -49,6 +49,7 @@
 #include "import.h"
 #include "keystore.h"
 #include "manage.h"
+#include "subxact.h"
 #include "verify.h"
 
 #define IMPORT_BCRYPT_INDEX			"keys_bcrypt_prefix_idx"
@@ -243,6 +244,39 @@ import_bcrypt_candidates(const char *lp, Snapshot *snap, BcryptCandidate **out)
 	return n;
 }
 
+/* The arguments and result of import_lookup_bcrypt's subtransaction */
+typedef struct BcryptLookup
+{
+	const char *key;
+	size_t		len;
+	const char *lp;
+	Snapshot   *snap;
+	KeyRow	   *row;
+	bool		found;
+} BcryptLookup;
+
+static void
+import_lookup_bcrypt_sub(void *arg)
+{
+	BcryptLookup *l = (BcryptLookup *) arg;
+	BcryptCandidate *cand;
+	int			n = import_bcrypt_candidates(l->lp, l->snap, &cand);
+	Oid			fn = n > 0 ? import_crypt_function() : InvalidOid;
+	int			i;
+
+	if (OidIsValid(fn))
+	{
+		FmgrInfo	crypt;
+
+		fmgr_info(fn, &crypt);
+		for (i = 0; i < n && !l->found; i++)
+		{
+			if (import_bcrypt_matches(&crypt, l->key, l->len, cand[i].hash))
+				l->found = keystore_lookup_by_id_snap(cand[i].id, l->snap, l->row);
+		}
+	}
+}
+
 /*
  * Finds the bcrypt import key is (see import.h).  Runs in a subtransaction:
  * any error (pgcrypto missing or refused, a hash pgcrypto rejects, out of
@@ -251,10 +285,7 @@ import_bcrypt_candidates(const char *lp, Snapshot *snap, BcryptCandidate **out)
 bool
 import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *snap, KeyRow *row)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		found = false;
-	char	   *lp;
+	BcryptLookup l;
 
 	/*
 	 * bcrypt ignores every byte past the 72nd: a longer key would match any
@@ -263,50 +294,63 @@ import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *s
 	if (lookup_length <= 0 || (size_t) lookup_length > len || len > IMPORT_BCRYPT_KEY_MAX ||
 		IsInParallelMode())
 		return false;
-	lp = pnstrdup(key, lookup_length);
+	l.key = key;
+	l.len = len;
+	l.lp = pnstrdup(key, lookup_length);
+	l.snap = snap;
+	l.row = row;
+	l.found = false;
+	return subxact_run(import_lookup_bcrypt_sub, NULL, &l) && l.found;
+}
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		BcryptCandidate *cand;
-		int			n = import_bcrypt_candidates(lp, snap, &cand);
-		Oid			fn = n > 0 ? import_crypt_function() : InvalidOid;
-		int			i;
+/* The arguments of import_restore's subtransaction */
+typedef struct ImportRestore
+{
+	int64		id;
+	const char *scheme;
+	uint8		hash[HASHING_SHA256_LEN];
+} ImportRestore;
 
-		if (OidIsValid(fn))
-		{
-			FmgrInfo	crypt;
+static void
+import_restore_sub(void *arg)
+{
+	ImportRestore *r = (ImportRestore *) arg;
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Datum		values[3];
+	bytea	   *hashval;
 
-			fmgr_info(fn, &crypt);
-			for (i = 0; i < n && !found; i++)
-			{
-				if (import_bcrypt_matches(&crypt, key, len, cand[i].hash))
-					found = keystore_lookup_by_id_snap(cand[i].id, snap, row);
-			}
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+	keystore_become_owner(&save_userid, &save_sec_context);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", IMPORT_RESTORE_LOCK_TIMEOUT,
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	(void) keystore_connect_plan(&plan, "WITH l AS (SELECT k.id FROM apikey.keys k"
+								 " WHERE k.id OPERATOR(pg_catalog.=) $1"
+								 " AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
+								 " FOR UPDATE SKIP LOCKED),"
+								 " u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
+								 " bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
+								 " RETURNING k.id, k.tenant_id),"
+								 " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
+								 " SELECT u.id, u.tenant_id, 'rehash',"
+								 " pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
+								 " SELECT id FROM u",
+								 3, argtypes);
+	hashval = keystore_hash_bytea(r->hash);
+	values[0] = Int64GetDatum(r->id);
+	values[1] = PointerGetDatum(hashval);
+	values[2] = CStringGetTextDatum(r->scheme);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not re-store an imported API key");
+	SPI_finish();
+	explicit_bzero(VARDATA(hashval), HASHING_SHA256_LEN);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		found = false;
-	}
-	PG_END_TRY();
-	return found;
+	AtEOXact_GUC(true, save_nestlevel);
+	keystore_restore_user(save_userid, save_sec_context);
 }
 
 /*
@@ -321,87 +365,16 @@ import_lookup_bcrypt(const char *key, size_t len, int lookup_length, Snapshot *s
 void
 import_restore(int64 id, const char *key, size_t len)
 {
-	static SPIPlanPtr plan = NULL;
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	uint8		hash[HASHING_SHA256_LEN];
-	const char *scheme;
+	ImportRestore r;
 
 	if (RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot() || IsInParallelMode())
 		return;
-	scheme = verify_hash_for_new_key(key, len, hash);
-	if (scheme == NULL)
+	r.scheme = verify_hash_for_new_key(key, len, r.hash);
+	if (r.scheme == NULL)
 		return;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Oid			save_userid;
-		int			save_sec_context;
-		int			save_nestlevel;
-		Datum		values[3];
-		bytea	   *hashval;
-
-		keystore_become_owner(&save_userid, &save_sec_context);
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("lock_timeout", IMPORT_RESTORE_LOCK_TIMEOUT,
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (plan == NULL)
-		{
-			Oid			argtypes[3] = {INT8OID, BYTEAOID, TEXTOID};
-
-			plan = keystore_prepare("WITH l AS (SELECT k.id FROM apikey.keys k"
-									" WHERE k.id OPERATOR(pg_catalog.=) $1"
-									" AND k.hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-									" FOR UPDATE SKIP LOCKED),"
-									" u AS (UPDATE apikey.keys k SET key_hash = $2, hash_scheme = $3,"
-									" bcrypt_hash = NULL FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id"
-									" RETURNING k.id, k.tenant_id),"
-									" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, reason)"
-									" SELECT u.id, u.tenant_id, 'rehash',"
-									" pg_catalog.concat('bcrypt re-stored as ', $3) FROM u)"
-									" SELECT id FROM u",
-									3, argtypes);
-		}
-		hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-		SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
-		memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
-		values[0] = Int64GetDatum(id);
-		values[1] = PointerGetDatum(hashval);
-		values[2] = CStringGetTextDatum(scheme);
-		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not re-store an imported API key");
-		SPI_finish();
-		explicit_bzero(VARDATA(hashval), HASHING_SHA256_LEN);
-
-		AtEOXact_GUC(true, save_nestlevel);
-		keystore_restore_user(save_userid, save_sec_context);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* the subtransaction's abort restores the user, the GUCs and SPI */
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	explicit_bzero(hash, sizeof(hash));
+	r.id = id;
+	(void) subxact_run(import_restore_sub, NULL, &r);
+	explicit_bzero(r.hash, sizeof(r.hash));
 }
 
 /* Raises 23505 for an imported key that is stored already (never showing its hash). */
@@ -423,22 +396,16 @@ static bool
 import_bcrypt_stored(const char *prefix, const char *bcrypt)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
-
-		plan = keystore_prepare("SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
-								" AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
-								" AND pg_catalog.substr(bcrypt_hash, 4) OPERATOR(pg_catalog.=) pg_catalog.substr($2, 4)",
-								2, argtypes);
-	}
 	values[0] = CStringGetTextDatum(prefix);
 	values[1] = CStringGetTextDatum(bcrypt);
+	(void) keystore_connect_plan(&plan, "SELECT 1 FROM apikey.keys WHERE prefix OPERATOR(pg_catalog.=) $1"
+								 " AND hash_scheme OPERATOR(pg_catalog.=) 'bcrypt'"
+								 " AND pg_catalog.substr(bcrypt_hash, 4) OPERATOR(pg_catalog.=) pg_catalog.substr($2, 4)",
+								 2, argtypes);
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read API keys");
 	found = SPI_processed > 0;
@@ -458,6 +425,8 @@ import_insert(const char *tenant_id, const char *user_id, const char *name, cons
 			  TimestampTz expires_at, bool expires_null, TimestampTz created_at, bool created_null)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID,
+		TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	MemoryContext oldcontext = CurrentMemoryContext;
 	Datum		values[13];
 	char		nulls[13];
@@ -466,41 +435,24 @@ import_insert(const char *tenant_id, const char *user_id, const char *name, cons
 	int64		id;
 	const char *actor = actor_or_null();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID,
-			TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-
-		plan = keystore_prepare("WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix,"
-								" key_hash, bcrypt_hash, environment, scopes, metadata, expires_at,"
-								" created_by, hash_scheme, created_at)"
-								" VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12,"
-								" COALESCE($13, pg_catalog.now()))"
-								" RETURNING id, tenant_id),"
-								" e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
-								" SELECT k.id, k.tenant_id, 'import', $11,"
-								" pg_catalog.concat('imported with a ', $12, ' hash') FROM k)"
-								" SELECT id FROM k",
-								13, argtypes);
-	}
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(tenant_id);
-	values[1] = CStringGetTextDatum(user_id);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = CStringGetTextDatum(prefix);
+	(void) keystore_connect_plan(&plan, "WITH k AS (INSERT INTO apikey.keys (tenant_id, user_id, name, prefix, suffix,"
+								 " key_hash, bcrypt_hash, environment, scopes, metadata, expires_at,"
+								 " created_by, hash_scheme, created_at)"
+								 " VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12,"
+								 " COALESCE($13, pg_catalog.now()))"
+								 " RETURNING id, tenant_id),"
+								 " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
+								 " SELECT k.id, k.tenant_id, 'import', $11,"
+								 " pg_catalog.concat('imported with a ', $12, ' hash') FROM k)"
+								 " SELECT id FROM k",
+								 13, argtypes);
+	keystore_key_params(values, nulls, lengthof(values), tenant_id, user_id, name, prefix,
+						environment, scopes, scopes_null, metadata, metadata_null,
+						expires_at, expires_null);
 	values[4] = PointerGetDatum(key_hash);
 	nulls[4] = key_hash ? ' ' : 'n';
 	values[5] = bcrypt ? CStringGetTextDatum(bcrypt) : (Datum) 0;
 	nulls[5] = bcrypt ? ' ' : 'n';
-	values[6] = CStringGetTextDatum(environment);
-	values[7] = scopes;
-	nulls[7] = scopes_null ? 'n' : ' ';
-	values[8] = metadata;
-	nulls[8] = metadata_null ? 'n' : ' ';
-	values[9] = TimestampTzGetDatum(expires_at);
-	nulls[9] = expires_null ? 'n' : ' ';
 	values[10] = actor ? CStringGetTextDatum(actor) : (Datum) 0;
 	nulls[10] = actor ? ' ' : 'n';
 	values[11] = CStringGetTextDatum(bcrypt ? "bcrypt" : "sha256");
@@ -589,15 +541,8 @@ apikey_import(PG_FUNCTION_ARGS)
 				 errdetail("Its length must be the lookup_length of a format whose prefix it starts with."),
 				 errhint("Register the format with apikey_register_format(..., lookup_length => ...).")));
 
-	if (keyfmt_env_from_string(envname, strlen(envname)) == KEYFMT_ENV_INVALID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid environment \"%s\"", envname),
-				 errhint("The environment of an API key is \"live\" or \"test\".")));
-	if (!expires_null && expires_at <= GetCurrentTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expires_at must be in the future")));
+	(void) manage_check_environment(envname);
+	manage_check_expires(expires_at, expires_null);
 	if (!created_null && created_at > GetCurrentTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -613,9 +558,7 @@ apikey_import(PG_FUNCTION_ARGS)
 		KeyRow		row;
 		Snapshot	snap = NULL;
 
-		stored_hash = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-		SET_VARSIZE(stored_hash, VARHDRSZ + HASHING_SHA256_LEN);
-		memcpy(VARDATA(stored_hash), VARDATA_ANY(key_hash), HASHING_SHA256_LEN);
+		stored_hash = keystore_hash_bytea((const uint8 *) VARDATA_ANY(key_hash));
 		if (keystore_lookup_by_hash((const uint8 *) VARDATA(stored_hash), &snap, NULL, &row))
 			import_duplicate();
 	}

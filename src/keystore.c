@@ -568,8 +568,78 @@ keystore_prepare(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* Returns *plan, prepared with keystore_prepare() the first time. */
+SPIPlanPtr
+keystore_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+		*plan = keystore_prepare(sql, nargs, argtypes);
+	return *plan;
+}
+
+/* Connects to SPI and returns *plan, prepared the first time (keystore_plan). */
+SPIPlanPtr
+keystore_connect_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	keystore_spi_connect();
+	return keystore_plan(plan, sql, nargs, argtypes);
+}
+
+/* A SHA-256 hash as a palloc'd bytea (a statement's parameter). */
+bytea *
+keystore_hash_bytea(const uint8 *hash)
+{
+	bytea	   *hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
+
+	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
+	memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
+	return hashval;
+}
+
+/*
+ * Fills parameters first .. first + 2 (0-based) of a statement writing a
+ * key's scopes, metadata and expires_at, each of them possibly null.
+ */
+void
+keystore_scopes_params(Datum *values, char *nulls, int first,
+					   Datum scopes, bool scopes_null,
+					   Datum metadata, bool metadata_null,
+					   TimestampTz expires_at, bool expires_null)
+{
+	values[first] = scopes;
+	nulls[first] = scopes_null ? 'n' : ' ';
+	values[first + 1] = metadata;
+	nulls[first + 1] = metadata_null ? 'n' : ' ';
+	values[first + 2] = TimestampTzGetDatum(expires_at);
+	nulls[first + 2] = expires_null ? 'n' : ' ';
+}
+
+/*
+ * Fills the parameters an INSERT INTO apikey.keys takes first: $1-$4
+ * (tenant, user, name, prefix) and $7-$10 (environment, scopes, metadata,
+ * expires_at); every other one of the nargs parameters is marked not null.
+ */
+void
+keystore_key_params(Datum *values, char *nulls, int nargs,
+					const char *tenant_id, const char *user_id,
+					const char *name, const char *prefix,
+					const char *environment,
+					Datum scopes, bool scopes_null,
+					Datum metadata, bool metadata_null,
+					TimestampTz expires_at, bool expires_null)
+{
+	memset(nulls, ' ', nargs);
+	values[0] = CStringGetTextDatum(tenant_id);
+	values[1] = CStringGetTextDatum(user_id);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = CStringGetTextDatum(prefix);
+	values[6] = CStringGetTextDatum(environment);
+	keystore_scopes_params(values, nulls, 7, scopes, scopes_null, metadata, metadata_null,
+						   expires_at, expires_null);
+}
+
 /* Connects to SPI, raising on failure. */
-static void
+void
 keystore_spi_connect(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -629,24 +699,13 @@ keystore_insert(const char *tenant_id, const char *user_id, const char *name,
 									   19, argtypes);
 	}
 
-	hashval = (bytea *) palloc(VARHDRSZ + HASHING_SHA256_LEN);
-	SET_VARSIZE(hashval, VARHDRSZ + HASHING_SHA256_LEN);
-	memcpy(VARDATA(hashval), hash, HASHING_SHA256_LEN);
+	hashval = keystore_hash_bytea(hash);
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(tenant_id);
-	values[1] = CStringGetTextDatum(user_id);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = CStringGetTextDatum(prefix);
+	keystore_key_params(values, nulls, lengthof(values), tenant_id, user_id, name, prefix,
+						environment, scopes, scopes_null, metadata, metadata_null,
+						expires_at, expires_null);
 	values[4] = CStringGetTextDatum(suffix);
 	values[5] = PointerGetDatum(hashval);
-	values[6] = CStringGetTextDatum(environment);
-	values[7] = scopes;
-	nulls[7] = scopes_null ? 'n' : ' ';
-	values[8] = metadata;
-	nulls[8] = metadata_null ? 'n' : ' ';
-	values[9] = TimestampTzGetDatum(expires_at);
-	nulls[9] = expires_null ? 'n' : ' ';
 	values[10] = Int64GetDatum(rotated_from);
 	nulls[10] = rotated_from > 0 ? ' ' : 'n';
 	values[11] = created_by ? CStringGetTextDatum(created_by) : (Datum) 0;

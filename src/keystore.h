@@ -35,6 +35,21 @@ extern void keystore_cap_expiry(int64 id, TimestampTz expires_at);
 extern void keystore_touch(int64 id, TimestampTz used_at);
 extern void keystore_invalidate(void);
 extern SPIPlanPtr keystore_prepare(const char *sql, int nargs, Oid *argtypes);
+extern void keystore_spi_connect(void);
+extern SPIPlanPtr keystore_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr keystore_connect_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+extern bytea *keystore_hash_bytea(const uint8 *hash);
+extern void keystore_scopes_params(Datum *values, char *nulls, int first,
+								   Datum scopes, bool scopes_null,
+								   Datum metadata, bool metadata_null,
+								   TimestampTz expires_at, bool expires_null);
+extern void keystore_key_params(Datum *values, char *nulls, int nargs,
+								const char *tenant_id, const char *user_id,
+								const char *name, const char *prefix,
+								const char *environment,
+								Datum scopes, bool scopes_null,
+								Datum metadata, bool metadata_null,
+								TimestampTz expires_at, bool expires_null);
 
 /* keystore.c: the role that owns apikey.keys, for writes done on its behalf */
 extern void keystore_become_owner(Oid *save_userid, int *save_sec_context);

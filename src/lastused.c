@@ -59,6 +59,7 @@
 #include "settings.h"
 #include "keystore.h"
 #include "shmem.h"
+#include "subxact.h"
 
 /*
  * Notes a verification could not put into the shared table at once (its
@@ -250,6 +251,60 @@ lastused_write_usage(Oid relid, Oid indexid, int64 id, TimestampTz now,
 	return written;
 }
 
+/* The arguments and result of lastused_write_now's subtransaction */
+typedef struct LastusedWrite
+{
+	int64		id;
+	TimestampTz now;
+	TimestampTz *known;
+	bool		written;
+} LastusedWrite;
+
+static void
+lastused_write_now_sub(void *arg)
+{
+	LastusedWrite *w = (LastusedWrite *) arg;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	Oid			nsp;
+	Oid			relid = InvalidOid;
+	Oid			indexid = InvalidOid;
+
+	keystore_become_owner(&save_userid, &save_sec_context);
+	/* undone by the subtransaction's end, as a function's SET clause */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", LASTUSED_WRITE_LOCK_TIMEOUT,
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	nsp = get_namespace_oid(APIKEY_SCHEMA, true);
+	if (OidIsValid(nsp))
+	{
+		relid = get_relname_relid(LASTUSED_USAGE_TABLE, nsp);
+		indexid = get_relname_relid(LASTUSED_USAGE_INDEX, nsp);
+	}
+	if (OidIsValid(relid) && OidIsValid(indexid))
+		w->written = lastused_write_usage(relid, indexid, w->id, w->now, w->known);
+	else
+	{
+		/* extension not updated to 1.1.1 yet: the 1.1 behaviour */
+		keystore_touch(w->id, w->now);
+		w->written = true;
+		*w->known = w->now;
+	}
+
+	AtEOXact_GUC(true, save_nestlevel);
+	keystore_restore_user(save_userid, save_sec_context);
+}
+
+/* Counts a write the subtransaction dropped on an error */
+static void
+lastused_write_dropped(void *arg)
+{
+	stats_add(CTR_LAST_USED_DROPPED, 1);
+}
+
 /*
  * Writes the use of key id at now, in a subtransaction that swallows errors,
  * as the tables' owner, with a short lock_timeout.  Returns true when a row
@@ -258,76 +313,18 @@ lastused_write_usage(Oid relid, Oid indexid, int64 id, TimestampTz now,
 static bool
 lastused_write_now(int64 id, TimestampTz now, TimestampTz *known)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		written = false;
+	LastusedWrite w;
 
 	*known = 0;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-
-	PG_TRY();
-	{
-		Oid			save_userid;
-		int			save_sec_context;
-		int			save_nestlevel;
-		Oid			nsp;
-		Oid			relid = InvalidOid;
-		Oid			indexid = InvalidOid;
-
-		keystore_become_owner(&save_userid, &save_sec_context);
-		/* undone by the subtransaction's end, as a function's SET clause */
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("lock_timeout", LASTUSED_WRITE_LOCK_TIMEOUT,
-								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-
-		nsp = get_namespace_oid(APIKEY_SCHEMA, true);
-		if (OidIsValid(nsp))
-		{
-			relid = get_relname_relid(LASTUSED_USAGE_TABLE, nsp);
-			indexid = get_relname_relid(LASTUSED_USAGE_INDEX, nsp);
-		}
-		if (OidIsValid(relid) && OidIsValid(indexid))
-			written = lastused_write_usage(relid, indexid, id, now, known);
-		else
-		{
-			/* extension not updated to 1.1.1 yet: the 1.1 behaviour */
-			keystore_touch(id, now);
-			written = true;
-			*known = now;
-		}
-
-		AtEOXact_GUC(true, save_nestlevel);
-		keystore_restore_user(save_userid, save_sec_context);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (written)
-			stats_add(CTR_LAST_USED_WRITTEN, 1);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* the subtransaction's abort restores the user, the GUCs and SPI */
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		stats_add(CTR_LAST_USED_DROPPED, 1);
-		/* a cancel or shutdown is not ours to swallow */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		written = false;
-	}
-	PG_END_TRY();
-	return written;
+	w.id = id;
+	w.now = now;
+	w.known = known;
+	w.written = false;
+	if (!subxact_run(lastused_write_now_sub, lastused_write_dropped, &w))
+		return false;
+	if (w.written)
+		stats_add(CTR_LAST_USED_WRITTEN, 1);
+	return w.written;
 }
 
 /*

@@ -143,14 +143,6 @@ lifecycle_refresh_last_use(KeyRow *row)
 	return moved;
 }
 
-/* Connects to SPI, raising on failure. */
-static void
-lifecycle_spi_connect(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
 /*
  * Runs lock_plan (a SELECT id ... ORDER BY id FOR UPDATE: the rows are
  * locked one by one in id order) and returns the ids it locked as a
@@ -188,6 +180,8 @@ apikey_revoke_user(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr revoke_plan = NULL;
+	Oid			lock_types[2] = {TEXTOID, TEXTOID};
+	Oid			revoke_types[2] = {INT8ARRAYOID, TEXTOID};
 	char	   *tenant_id = manage_required_text(fcinfo, 0, "tenant_id");
 	char	   *user_id = manage_required_text(fcinfo, 1, "user_id");
 	char	   *canon_tenant;
@@ -204,25 +198,14 @@ apikey_revoke_user(PG_FUNCTION_ARGS)
 	canon_tenant = binding_canonical_tenant_id(tenant_id);
 	canon_user = binding_canonical_user_id(user_id);
 
-	lifecycle_spi_connect();
-	if (lock_plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
-
-		lock_plan = keystore_prepare("SELECT id FROM apikey.keys"
-									 " WHERE tenant_id OPERATOR(pg_catalog.=) $1"
-									 " AND user_id OPERATOR(pg_catalog.=) $2 AND revoked_at IS NULL"
-									 " ORDER BY id FOR UPDATE",
-									 2, argtypes);
-	}
-	if (revoke_plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8ARRAYOID, TEXTOID};
-
-		revoke_plan = keystore_prepare("UPDATE apikey.keys SET revoked_at = pg_catalog.now(), revoke_reason = $2"
-									   " WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND revoked_at IS NULL",
-									   2, argtypes);
-	}
+	(void) keystore_connect_plan(&lock_plan, "SELECT id FROM apikey.keys"
+								 " WHERE tenant_id OPERATOR(pg_catalog.=) $1"
+								 " AND user_id OPERATOR(pg_catalog.=) $2 AND revoked_at IS NULL"
+								 " ORDER BY id FOR UPDATE",
+								 2, lock_types);
+	(void) keystore_plan(&revoke_plan, "UPDATE apikey.keys SET revoked_at = pg_catalog.now(), revoke_reason = $2"
+						 " WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND revoked_at IS NULL",
+						 2, revoke_types);
 	values[0] = CStringGetTextDatum(canon_tenant ? canon_tenant : tenant_id);
 	values[1] = CStringGetTextDatum(canon_user ? canon_user : user_id);
 	ids = lifecycle_lock_ids(lock_plan, values, NULL, &n);
@@ -265,6 +248,8 @@ apikey_prune(PG_FUNCTION_ARGS)
 	ArrayType  *ids;
 	int			n;
 	int64		pruned;
+	Oid			lock_types[2] = {TIMESTAMPTZOID, TEXTOID};
+	Oid			delete_types[3] = {INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -282,48 +267,37 @@ apikey_prune(PG_FUNCTION_ARGS)
 	scope = actor_tenant(NULL);
 	actor = actor_or_null();
 
-	lifecycle_spi_connect();
-	if (lock_plan == NULL)
-	{
-		Oid			argtypes[2] = {TIMESTAMPTZOID, TEXTOID};
-
-		/*
-		 * Not a key with a predecessor (any ancestor) that stays: an old
-		 * key in its grace period spends the credits of the newest key of
-		 * its chain, and would spend none (unlimited) once that is gone.
-		 */
-		lock_plan = keystore_prepare("SELECT k.id FROM apikey.keys k"
-									 " WHERE (k.revoked_at OPERATOR(pg_catalog.<) $1"
-									 " OR k.expires_at OPERATOR(pg_catalog.<) $1)"
-									 " AND ($2::pg_catalog.text IS NULL OR k.tenant_id OPERATOR(pg_catalog.=) $2)"
-									 " AND NOT EXISTS (WITH RECURSIVE a AS ("
-									 " SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at FROM apikey.keys p"
-									 " WHERE p.id OPERATOR(pg_catalog.=) k.rotated_from"
-									 " UNION SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at"
-									 " FROM apikey.keys p, a WHERE p.id OPERATOR(pg_catalog.=) a.rotated_from)"
-									 " SELECT FROM a WHERE NOT COALESCE(a.revoked_at OPERATOR(pg_catalog.<) $1"
-									 " OR a.expires_at OPERATOR(pg_catalog.<) $1, false))"
-									 " ORDER BY k.id FOR UPDATE OF k",
-									 2, argtypes);
-	}
-	if (delete_plan == NULL)
-	{
-		Oid			argtypes[3] = {INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID};
-
-		delete_plan = keystore_prepare("WITH d AS (DELETE FROM apikey.keys k"
-									   " WHERE k.id OPERATOR(pg_catalog.=) ANY ($1)"
-									   " AND (k.revoked_at OPERATOR(pg_catalog.<) $2"
-									   " OR k.expires_at OPERATOR(pg_catalog.<) $2)"
-									   " RETURNING k.id, k.tenant_id, k.revoked_at),"
-									   " u AS (DELETE FROM apikey.key_usage u USING d"
-									   " WHERE u.key_id OPERATOR(pg_catalog.=) d.id),"
-									   " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
-									   " SELECT d.id, d.tenant_id, 'prune', $3,"
-									   " CASE WHEN d.revoked_at OPERATOR(pg_catalog.<) $2 THEN 'revoked' ELSE 'expired' END"
-									   " FROM d ORDER BY d.id)"
-									   " SELECT pg_catalog.count(*) FROM d",
-									   3, argtypes);
-	}
+	/*
+	 * Not a key with a predecessor (any ancestor) that stays: an old key in
+	 * its grace period spends the credits of the newest key of its chain,
+	 * and would spend none (unlimited) once that is gone.
+	 */
+	(void) keystore_connect_plan(&lock_plan, "SELECT k.id FROM apikey.keys k"
+								 " WHERE (k.revoked_at OPERATOR(pg_catalog.<) $1"
+								 " OR k.expires_at OPERATOR(pg_catalog.<) $1)"
+								 " AND ($2::pg_catalog.text IS NULL OR k.tenant_id OPERATOR(pg_catalog.=) $2)"
+								 " AND NOT EXISTS (WITH RECURSIVE a AS ("
+								 " SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at FROM apikey.keys p"
+								 " WHERE p.id OPERATOR(pg_catalog.=) k.rotated_from"
+								 " UNION SELECT p.id, p.rotated_from, p.revoked_at, p.expires_at"
+								 " FROM apikey.keys p, a WHERE p.id OPERATOR(pg_catalog.=) a.rotated_from)"
+								 " SELECT FROM a WHERE NOT COALESCE(a.revoked_at OPERATOR(pg_catalog.<) $1"
+								 " OR a.expires_at OPERATOR(pg_catalog.<) $1, false))"
+								 " ORDER BY k.id FOR UPDATE OF k",
+								 2, lock_types);
+	(void) keystore_plan(&delete_plan, "WITH d AS (DELETE FROM apikey.keys k"
+						 " WHERE k.id OPERATOR(pg_catalog.=) ANY ($1)"
+						 " AND (k.revoked_at OPERATOR(pg_catalog.<) $2"
+						 " OR k.expires_at OPERATOR(pg_catalog.<) $2)"
+						 " RETURNING k.id, k.tenant_id, k.revoked_at),"
+						 " u AS (DELETE FROM apikey.key_usage u USING d"
+						 " WHERE u.key_id OPERATOR(pg_catalog.=) d.id),"
+						 " e AS (INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
+						 " SELECT d.id, d.tenant_id, 'prune', $3,"
+						 " CASE WHEN d.revoked_at OPERATOR(pg_catalog.<) $2 THEN 'revoked' ELSE 'expired' END"
+						 " FROM d ORDER BY d.id)"
+						 " SELECT pg_catalog.count(*) FROM d",
+						 3, delete_types);
 	values[0] = TimestampTzGetDatum(cutoff);
 	values[1] = scope ? CStringGetTextDatum(scope) : (Datum) 0;
 	nulls[1] = scope ? ' ' : 'n';

@@ -75,6 +75,30 @@ manage_required_text(FunctionCallInfo fcinfo, int argno, const char *what)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+/* Raises 22023 for an environment other than "live" or "test"; returns it. */
+KeyfmtEnv
+manage_check_environment(const char *envname)
+{
+	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
+
+	if (env == KEYFMT_ENV_INVALID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid environment \"%s\"", envname),
+				 errhint("The environment of an API key is \"live\" or \"test\".")));
+	return env;
+}
+
+/* Raises 22023 unless expires_at is NULL or in the future. */
+void
+manage_check_expires(TimestampTz expires_at, bool expires_null)
+{
+	if (!expires_null && expires_at <= GetCurrentTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expires_at must be in the future")));
+}
+
 /* Raises 22023 unless scopes is NULL or a one-dimensional array without NULLs. */
 void
 manage_check_scopes(ArrayType *scopes)
@@ -296,7 +320,7 @@ apikey_create(PG_FUNCTION_ARGS)
 	bool		expires_null = PG_ARGISNULL(3);
 	TimestampTz expires_at = expires_null ? 0 : PG_GETARG_TIMESTAMPTZ(3);
 	char	   *envname = manage_required_text(fcinfo, 4, "environment");
-	KeyfmtEnv	env = keyfmt_env_from_string(envname, strlen(envname));
+	KeyfmtEnv	env;
 	MintedKey	minted;
 	KeyLimits	limits;
 
@@ -313,15 +337,8 @@ apikey_create(PG_FUNCTION_ARGS)
 	tenant_id = manage_required_text(fcinfo, 0, "tenant_id");
 	user_id = manage_required_text(fcinfo, 1, "user_id");
 
-	if (env == KEYFMT_ENV_INVALID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid environment \"%s\"", envname),
-				 errhint("The environment of an API key is \"live\" or \"test\".")));
-	if (!expires_null && expires_at <= GetCurrentTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expires_at must be in the future")));
+	env = manage_check_environment(envname);
+	manage_check_expires(expires_at, expires_null);
 	if (!PG_ARGISNULL(5))
 		manage_check_scopes(PG_GETARG_ARRAYTYPE_P(5));
 	manage_require_binding();

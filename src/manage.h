@@ -19,6 +19,8 @@
 extern char *manage_check_name(FunctionCallInfo fcinfo, int argno);
 extern char *manage_required_text(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void manage_check_scopes(ArrayType *scopes);
+extern KeyfmtEnv manage_check_environment(const char *envname);
+extern void manage_check_expires(TimestampTz expires_at, bool expires_null);
 extern int64 manage_required_id(FunctionCallInfo fcinfo, int argno);
 
 /* prerequisites: 55000 without a bound user table, 25006 when read-only */

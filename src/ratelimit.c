@@ -104,34 +104,29 @@ rl_shmem_request(void)
 	RequestNamedLWLockTranche("apikey ratelimit", RL_PARTITIONS);
 }
 
+/* Fills the shared state when it is new. */
+static void
+rl_shmem_init(void *p)
+{
+	RateShared *shared = (RateShared *) p;
+	int			i;
+
+	shared->locks = GetNamedLWLockTranche("apikey ratelimit");
+	pg_atomic_init_u32(&shared->entries, 0);
+	pg_atomic_init_u64(&shared->last_sweep, 0);
+	for (i = 0; i < RL_PARTITIONS; i++)
+		dlist_init(&shared->partition_entries[i]);
+}
+
 /* shmem_startup_hook: creates or attaches to the table. */
 static void
 rl_shmem_startup(void)
 {
-	bool		found;
-	HASHCTL		info;
-	int			i;
-
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	rl_shared = ShmemInitStruct("apikey ratelimit", sizeof(RateShared), &found);
-	if (!found)
-	{
-		rl_shared->locks = GetNamedLWLockTranche("apikey ratelimit");
-		pg_atomic_init_u32(&rl_shared->entries, 0);
-		pg_atomic_init_u64(&rl_shared->last_sweep, 0);
-		for (i = 0; i < RL_PARTITIONS; i++)
-			dlist_init(&rl_shared->partition_entries[i]);
-	}
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(RateKey);
-	info.entrysize = sizeof(RateEntry);
-	info.num_partitions = RL_PARTITIONS;
-	rl_table = ShmemInitHash("apikey rate limits", rl_elements(), rl_elements(), &info,
-							 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
+	rl_shared = shmem_init_partitioned("apikey ratelimit", sizeof(RateShared), rl_shmem_init,
+									   &rl_table, "apikey rate limits", rl_elements(),
+									   sizeof(RateKey), sizeof(RateEntry), RL_PARTITIONS);
 }
 
 /* Installs the hooks; called from _PG_init while preloading. */

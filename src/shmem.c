@@ -66,45 +66,67 @@ shmem_request(void)
 	RequestNamedLWLockTranche("apikey", 1 + APIKEY_PENDING_PARTITIONS);
 }
 
+/*
+ * Creates or attaches to the struct name of size bytes (init fills it when
+ * it is new) and its fixed-size partitioned hash table, under
+ * AddinShmemInitLock; returns the struct.  Called from a shmem_startup_hook.
+ */
+void *
+shmem_init_partitioned(const char *name, Size size, void (*init) (void *),
+					   HTAB **table, const char *table_name, long nelems,
+					   Size keysize, Size entrysize, int partitions)
+{
+	bool		found;
+	HASHCTL		info;
+	void	   *shared;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct(name, size, &found);
+	if (!found)
+		init(shared);
+	memset(&info, 0, sizeof(info));
+	info.keysize = keysize;
+	info.entrysize = entrysize;
+	info.num_partitions = partitions;
+	*table = ShmemInitHash(table_name, nelems, nelems, &info,
+						   HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+	return shared;
+}
+
+/* Fills the shared state when it is new. */
+static void
+shmem_init(void *p)
+{
+	ApikeyShared *shared = (ApikeyShared *) p;
+	LWLockPadded *locks = GetNamedLWLockTranche("apikey");
+	int			i;
+
+	shared->lock = &locks[0].lock;
+	shared->partition_locks = &locks[1];
+	for (i = 0; i < APIKEY_N_COUNTERS; i++)
+		pg_atomic_init_u64(&shared->counters[i], 0);
+	shared->stats_reset = GetCurrentTimestamp();
+	shared->launcher_pid = 0;
+	shared->flushed_db = InvalidOid;
+	shared->flush_taken = 0;
+	shared->ship_taken = 0;
+	for (i = 0; i < APIKEY_PENDING_PARTITIONS; i++)
+		dlist_init(&shared->partition_entries[i]);
+	pg_atomic_init_u64(&shared->backlogged, 0);
+}
+
 /* shmem_startup_hook: creates or attaches to the shared state. */
 static void
 shmem_startup(void)
 {
-	bool		found;
-	HASHCTL		info;
-	int			i;
-
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	apikey_shared = ShmemInitStruct("apikey", sizeof(ApikeyShared), &found);
-	if (!found)
-	{
-		LWLockPadded *locks = GetNamedLWLockTranche("apikey");
-
-		apikey_shared->lock = &locks[0].lock;
-		apikey_shared->partition_locks = &locks[1];
-		for (i = 0; i < APIKEY_N_COUNTERS; i++)
-			pg_atomic_init_u64(&apikey_shared->counters[i], 0);
-		apikey_shared->stats_reset = GetCurrentTimestamp();
-		apikey_shared->launcher_pid = 0;
-		apikey_shared->flushed_db = InvalidOid;
-		apikey_shared->flush_taken = 0;
-		apikey_shared->ship_taken = 0;
-		for (i = 0; i < APIKEY_PENDING_PARTITIONS; i++)
-			dlist_init(&apikey_shared->partition_entries[i]);
-		pg_atomic_init_u64(&apikey_shared->backlogged, 0);
-	}
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(PendingKey);
-	info.entrysize = sizeof(PendingUse);
-	info.num_partitions = APIKEY_PENDING_PARTITIONS;
-	apikey_pending = ShmemInitHash("apikey pending last-used",
-								   apikey_last_used_capacity, apikey_last_used_capacity,
-								   &info,
-								   HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
+	apikey_shared = shmem_init_partitioned("apikey", sizeof(ApikeyShared), shmem_init,
+										   &apikey_pending, "apikey pending last-used",
+										   apikey_last_used_capacity,
+										   sizeof(PendingKey), sizeof(PendingUse),
+										   APIKEY_PENDING_PARTITIONS);
 }
 
 /* Installs the hooks; called from _PG_init while preloading. */

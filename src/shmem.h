@@ -75,6 +75,9 @@ extern HTAB *apikey_pending;
 extern int	apikey_last_used_capacity;
 
 extern void shmem_install_hooks(void);
+extern void *shmem_init_partitioned(const char *name, Size size, void (*init) (void *),
+									HTAB **table, const char *table_name, long nelems,
+									Size keysize, Size entrysize, int partitions);
 extern PendingNoteResult pending_note(const PendingKey *key, TimestampTz used_at, bool wait);
 extern PendingUse *pending_take(Oid dboid, int *n);
 extern uint64 pending_remove_database(Oid dboid);

@@ -149,21 +149,14 @@ update_key_row(int64 id, const char *name, Datum scopes, bool scopes_null,
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-		plan = keystore_prepare("UPDATE apikey.keys SET name = $2, scopes = $3, metadata = $4,"
-								" expires_at = $5, rate_limit = $6, rate_window = $7"
-								" WHERE id OPERATOR(pg_catalog.=) $1",
-								7, argtypes);
+	(void) keystore_connect_plan(&plan, "UPDATE apikey.keys SET name = $2, scopes = $3, metadata = $4,"
+								 " expires_at = $5, rate_limit = $6, rate_window = $7"
+								 " WHERE id OPERATOR(pg_catalog.=) $1",
+								 7, argtypes);
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(name);
-	values[2] = scopes;
-	nulls[2] = scopes_null ? 'n' : ' ';
-	values[3] = metadata;
-	nulls[3] = metadata_null ? 'n' : ' ';
-	values[4] = TimestampTzGetDatum(expires_at);
-	nulls[4] = expires_null ? 'n' : ' ';
+	keystore_scopes_params(values, nulls, 2, scopes, scopes_null, metadata, metadata_null,
+						   expires_at, expires_null);
 	values[5] = Int32GetDatum(limits->rate_limit);
 	nulls[5] = limits->rate_limit_null ? 'n' : ' ';
 	values[6] = IntervalPGetDatum(&limits->rate_window);
@@ -183,12 +176,9 @@ update_event(int64 id, const char *tenant_id, const char *fields)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	const char *actor = actor_or_null();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-		plan = keystore_prepare("INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
-								" VALUES ($1, $2, 'update', $3, $4)",
-								4, argtypes);
+	(void) keystore_connect_plan(&plan, "INSERT INTO apikey.events (key_id, tenant_id, action, actor, reason)"
+								 " VALUES ($1, $2, 'update', $3, $4)",
+								 4, argtypes);
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(tenant_id);
 	values[2] = actor ? CStringGetTextDatum(actor) : (Datum) 0;
