@@ -151,6 +151,16 @@ SELECT apikey_set_tenant_rate_limit('rl', NULL, NULL);
 -- apikey_stats: rate_limited and rate_limit_overflow, appended to the columns
 SELECT valid, user_inactive, rate_limited, rate_limit_overflow FROM apikey_stats();
 
+-- A limit raised by apikey_update counts at once: a key spent out under 1 a
+-- day waits at most one new emission interval, not the rest of the day
+-- (without preloading every verification is admitted: the same output)
+SELECT key AS rl_k9, id AS rl_id9 FROM apikey_create('rl', '1', 'raised',
+  rate_limit => 1, rate_window => '1 day') \gset
+SELECT count(*) FROM apikey_verify(:'rl_k9') a, apikey_verify(:'rl_k9') b;
+SELECT apikey_update(:rl_id9, rate_limit => 1000, rate_window => '1 minute');
+SELECT status = 'valid' OR retry_after <= interval '60 ms' AS raised_limit_counts
+  FROM apikey_verify(:'rl_k9');
+
 -- Clean up
 RESET apikey.verify_cache_size;
 SELECT apikey_bind_users(format('%I.%I', table_schema, table_name)::regclass,

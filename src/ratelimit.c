@@ -170,6 +170,20 @@ rl_step(pg_atomic_uint64 *tat_p, TimestampTz now, int64 cost, int64 tolerance,
 	{
 		int64		tat = Max((int64) old, now);
 
+		/*
+		 * A TAT beyond a full burst under these parameters was left by
+		 * others (a limit raised by apikey_update or a plain UPDATE): cap
+		 * it, and store the cap, so the key waits at most one emission
+		 * interval instead of the old window.  A no-op while the
+		 * parameters stay the same.
+		 */
+		if (tat - now > tolerance + cost)
+		{
+			if (!pg_atomic_compare_exchange_u64(tat_p, &old, (uint64) (now + tolerance + cost)))
+				continue;
+			old = (uint64) (now + tolerance + cost);
+			tat = (int64) old;
+		}
 		if (tat - now > tolerance)
 		{
 			*retry_after_us = tat - now - tolerance;
