@@ -281,6 +281,17 @@ REVOKE ALL ON FUNCTION apikey.events_notify() FROM PUBLIC;
 CREATE TRIGGER events_notify AFTER INSERT ON apikey.events
 	FOR EACH ROW EXECUTE FUNCTION apikey.events_notify();
 
+-- A refill interval of parts of one sign, from a second to ten years (also
+-- for a DBA's plain SQL): apikey_consume's refill arithmetic then stays in
+-- the timestamp range, so a spend never raises.
+ALTER TABLE apikey.key_credits ADD CONSTRAINT key_credits_refill_interval_range
+	CHECK (refill_interval OPERATOR(pg_catalog.>=) interval '1 second'
+		   AND refill_interval OPERATOR(pg_catalog.<=) interval '10 years'
+		   AND pg_catalog.date_part('month', refill_interval) OPERATOR(pg_catalog.>=) 0
+		   AND pg_catalog.date_part('day', refill_interval) OPERATOR(pg_catalog.>=) 0
+		   AND pg_catalog.date_part('epoch', refill_interval
+				OPERATOR(pg_catalog.-) pg_catalog.date_trunc('day', refill_interval)) OPERATOR(pg_catalog.>=) 0);
+
 -- (end of section 2)
 
 

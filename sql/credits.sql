@@ -143,6 +143,12 @@ SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_interval => 
 SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 0, refill_interval => '1 day')$$) AS zero_amount;
 SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 5, refill_interval => '0')$$) AS zero_interval;
 SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 5, refill_interval => '-1 day')$$) AS negative_interval;
+-- review finding: an interval apikey_consume's refill arithmetic overflowed with (22008, raised by
+-- every spend, with the statement and its key in the server log) is refused at create, and by the table
+SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 5, refill_interval => '100000000 years')$$) AS huge_interval;
+SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 5, refill_interval => '1 month -29 days -23:59:59.99')$$) AS mixed_sign_interval;
+SELECT expect_error($$SELECT apikey_create('acme', '2', 'x', refill_amount => 5, refill_interval => '0.5 seconds')$$) AS sub_second_interval;
+SELECT split_part(expect_error($$UPDATE apikey.key_credits SET refill_amount = 5, refill_interval = '1 month -29 days -23:59:59.99'$$), ' (Failing', 1) AS table_refuses_mixed_sign;
 SELECT count(*) - :keys_before AS keys_created FROM apikey.keys;
 -- a full day is allowed, and remaining 0
 SELECT count(*) AS created FROM apikey_create('acme', '2', 'x', rate_limit => 1, rate_window => '24 hours', remaining => 0);

@@ -139,9 +139,23 @@ limits_from_args(FunctionCallInfo fcinfo, int argno, KeyLimits *l)
 	}
 	if (!l->refill_interval_null)
 	{
-		l->refill_interval = *PG_GETARG_INTERVAL_P(argno + 4);
-		if (!interval_positive(&l->refill_interval))
+		Interval   *iv = PG_GETARG_INTERVAL_P(argno + 4);
+
+		l->refill_interval = *iv;
+		if (!interval_positive(iv))
 			limits_invalid("refill_interval must be positive");
+		/*
+		 * Parts of one sign, at least a second, at most ten years: the
+		 * refill arithmetic of apikey_consume (refilled_at plus a multiple
+		 * of the interval) then never leaves the timestamp range.
+		 */
+		if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
+			(iv->month == 0 && iv->day == 0 && iv->time < USECS_PER_SEC) ||
+			(int64) iv->month * DAYS_PER_MONTH + iv->day > 3600 ||
+			((int64) iv->month * DAYS_PER_MONTH + iv->day == 3600 && iv->time > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("refill_interval must be between 1 second and 10 years, with no negative part")));
 	}
 }
 
