@@ -47,6 +47,8 @@ $node->safe_psql('postgres', qq{
 	  FROM tap_keys t WHERE t.id = k.id AND t.name = 'hot';
 	UPDATE apikey.keys k SET rate_limit = 5, rate_window = '1 hour'
 	  FROM tap_keys t WHERE t.id = k.id AND t.name IN ('a', 'b', 'c');
+	INSERT INTO tap_keys SELECT 'metered', k.id, k.key
+	  FROM apikey_create('t1', '1', 'metered', rate_limit => 1, rate_window => '1 hour', remaining => 10) k;
 	CREATE TABLE answers (status text);
 	SELECT apikey_stats_reset();
 });
@@ -112,6 +114,15 @@ $node->psql('postgres', q{\set VERBOSITY verbose
 like($aerr, qr/PT429: rate limit exceeded/, 'apikey_authenticate raises PT429 for an exhausted key');
 like($aerr, qr/DETAIL:  Retry after [0-9]+\.[0-9]{3} seconds\./, 'its DETAIL gives retry_after in seconds');
 unlike($aerr, qr/ak_live_/, 'and never the key');
+
+# apikey_consume is a verification too: over the limit it answers rate_limited
+# with retry_after, and spends nothing
+my $consume = q{SELECT c.status || ' ' || coalesce(c.remaining::text, '-') || ' ' || (c.retry_after IS NOT NULL)
+	  FROM tap_keys t, apikey_consume(t.key) c WHERE t.name = 'metered'};
+is($node->safe_psql('postgres', $consume), 'valid 9 false', 'apikey_consume within the rate limit spends');
+is($node->safe_psql('postgres', $consume), 'rate_limited - true', 'apikey_consume over the rate limit: rate_limited with retry_after');
+is($node->safe_psql('postgres', q{SELECT c.remaining FROM apikey.key_credits c JOIN tap_keys t ON t.id = c.key_id WHERE t.name = 'metered'}),
+	'9', 'and nothing spent');
 
 # --- no LWLock waits: 8 clients, one hot key, huge limit ---------------------
 my $nsamples = 200;
