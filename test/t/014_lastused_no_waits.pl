@@ -11,6 +11,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use ApikeyWaits;
 
 my $nkeys = 20000;
 my $seconds = 8;
@@ -44,45 +47,17 @@ print $fh "\\set i random(1, $nkeys)\n";
 print $fh "SELECT v.status FROM tap_keys t, apikey_verify(t.key) v WHERE t.i = :i;\n";
 close($fh);
 
-# one sample per statement (each its own snapshot of pg_stat_activity)
-my $sample_sql = '';
-for (1 .. $nsamples)
-{
-	$sample_sql .= q{SELECT count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event LIKE 'apikey%')
-		|| ' ' || count(*) FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
-		  AND query LIKE '%apikey_verify%';
-SELECT pg_sleep(0.02);
-};
-}
-
 my ($bench_out, $bench_err) = ('', '');
 my $bench = IPC::Run::start(
 	[ 'pgbench', '-n', '-M', 'prepared', '-c', '6', '-j', '2', '-T', $seconds,
 	  '-f', $script, $node->connstr('postgres') ],
 	'>', \$bench_out, '2>', \$bench_err);
 sleep(1);
-# the scripts are files: a harness feeds stdin only while it is pumped
-my $sample_file = $node->basedir . '/sample.sql';
-open($fh, '>', $sample_file) or die "could not write $sample_file: $!";
-print $fh $sample_sql;
-close($fh);
-my ($sample_out, $sample_err) = ('', '');
-my $sampler = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', $sample_file ],
-	'>', \$sample_out, '2>', \$sample_err);
+my $sampler = ApikeyWaits->start($node, $nsamples);
 $bench->finish;
-$sampler->finish;
+my ($samples, $waits, $active) = $sampler->finish;
 is($bench->result(0), 0, 'pgbench ran') or diag($bench_err);
 
-my ($samples, $waits, $active) = (0, 0, 0);
-for my $line (split /\n/, $sample_out)
-{
-	next unless $line =~ /^(\d+) (\d+)$/;
-	$samples++;
-	$waits += $1;
-	$active += $2;
-}
 note("$samples samples, $active verifying backends seen active, $waits of them waiting on an apikey LWLock");
 cmp_ok($samples, '>=', 50, "pg_stat_activity sampled during the run ($samples samples)");
 cmp_ok($active, '>', 0, 'the samples saw verifying backends at work');

@@ -18,6 +18,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use ApikeyWaits;
 
 my $limit = 40;
 my $clients = 8;
@@ -126,40 +129,15 @@ is($node->safe_psql('postgres', q{SELECT c.remaining FROM apikey.key_credits c J
 
 # --- no LWLock waits: 8 clients, one hot key, huge limit ---------------------
 my $nsamples = 200;
-my $sample_sql = '';
-for (1 .. $nsamples)
-{
-	$sample_sql .= q{SELECT count(*) FILTER (WHERE wait_event_type = 'LWLock' AND wait_event LIKE 'apikey%')
-		|| ' ' || count(*) FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
-		  AND query LIKE '%apikey_verify%';
-SELECT pg_sleep(0.02);
-};
-}
-my $sample_file = $node->basedir . '/sample.sql';
-open(my $fh, '>', $sample_file) or die "could not write $sample_file: $!";
-print $fh $sample_sql;
-close($fh);
 $node->safe_psql('postgres', 'SELECT apikey_stats_reset()');
 ($h, $out, $err) = pgbench_run('hot',
 	q{SELECT v.status FROM tap_keys t, apikey_verify(t.key) v WHERE t.name = 'hot';},
 	'-c', $clients, '-j', $clients, '-T', 6);
 sleep(1);
-my ($sample_out, $sample_err) = ('', '');
-my $sampler = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-f', $sample_file ],
-	'>', \$sample_out, '2>', \$sample_err);
+my $sampler = ApikeyWaits->start($node, $nsamples);
 $h->finish;
-$sampler->finish;
+my ($samples, $waits, $active) = $sampler->finish;
 is($h->result(0), 0, 'pgbench ran the hot key') or diag($$err);
-my ($samples, $waits, $active) = (0, 0, 0);
-for my $line (split /\n/, $sample_out)
-{
-	next unless $line =~ /^(\d+) (\d+)$/;
-	$samples++;
-	$waits += $1;
-	$active += $2;
-}
 note("$samples samples, $active verifying backends seen active, $waits waiting on an apikey LWLock");
 cmp_ok($samples, '>=', 50, "pg_stat_activity sampled during the run ($samples samples)");
 cmp_ok($active, '>', 0, 'the samples saw verifying backends at work');
